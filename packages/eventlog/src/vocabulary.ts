@@ -1,0 +1,162 @@
+/**
+ * Compiled validators for the message vocabulary (TypeBox TypeCompiler):
+ * check a message's JSON form, then convert its U64/Bytes fields in place.
+ */
+import { BYTES_MARK, type MessageDef, type MessageKind, U64_MARK } from "@iommu-sim/uapi";
+import type { TSchema } from "@sinclair/typebox";
+import { type TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
+
+type Path = readonly (string | "[]")[];
+
+/** A message definition with its compiled checker and converter. */
+export interface Compiled {
+  readonly def: MessageDef;
+  readonly check: TypeCheck<TSchema>;
+  readonly convert: ((data: unknown) => unknown) | null;
+}
+
+/** A validation failure: where (`data.iova`) and why. */
+export interface ValidationIssue {
+  readonly field: string;
+  readonly reason: string;
+}
+
+function base64ToBytes(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Encode bytes as base64 (the JSON form of `Bytes()` fields). */
+export function bytesToBase64(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function markedPaths(schema: TSchema, path: Path, out: { path: Path; mark: "u64" | "bytes" }[]): void {
+  if (schema[U64_MARK] === true) out.push({ path, mark: "u64" });
+  else if (schema[BYTES_MARK] === true) out.push({ path, mark: "bytes" });
+  else if (schema.type === "object" && schema.properties !== undefined) {
+    for (const [k, s] of Object.entries(schema.properties as Record<string, TSchema>))
+      markedPaths(s, [...path, k], out);
+  } else if (schema.type === "array" && schema.items !== undefined && !Array.isArray(schema.items)) {
+    markedPaths(schema.items as TSchema, [...path, "[]"], out);
+  } else if (schema.anyOf !== undefined || schema.oneOf !== undefined || schema.allOf !== undefined) {
+    const inner: { path: Path; mark: "u64" | "bytes" }[] = [];
+    for (const s of (schema.anyOf ?? schema.oneOf ?? schema.allOf) as TSchema[]) markedPaths(s, path, inner);
+    if (inner.length > 0)
+      throw new Error(`U64/Bytes fields inside unions are not supported (at ${path.join(".")})`);
+  }
+}
+
+function converterFor(schema: TSchema): ((data: unknown) => unknown) | null {
+  const marks: { path: Path; mark: "u64" | "bytes" }[] = [];
+  markedPaths(schema, [], marks);
+  if (marks.length === 0) return null;
+  // Fast path: every mark is a top-level field (or a top-level array of them), the common shape.
+  if (marks.every((m) => m.path.length === 1 || (m.path.length === 2 && m.path[1] === "[]"))) {
+    const top = marks.map((m) => ({ key: m.path[0]!, array: m.path.length === 2, u64: m.mark === "u64" }));
+    return (data) => {
+      const o = data as Record<string, unknown>;
+      for (let i = 0; i < top.length; i++) {
+        const m = top[i]!;
+        const v = o[m.key];
+        if (v === undefined) continue;
+        if (m.array) {
+          const a = v as string[];
+          const out = new Array(a.length);
+          for (let j = 0; j < a.length; j++) out[j] = m.u64 ? BigInt(a[j]!) : base64ToBytes(a[j]!);
+          o[m.key] = out;
+        } else o[m.key] = m.u64 ? BigInt(v as string) : base64ToBytes(v as string);
+      }
+      return o;
+    };
+  }
+  const convertAt = (v: unknown, path: Path, i: number, mark: "u64" | "bytes"): unknown => {
+    if (i === path.length) return mark === "u64" ? BigInt(v as string) : base64ToBytes(v as string);
+    if (v === undefined || v === null) return v;
+    const key = path[i]!;
+    if (key === "[]") {
+      const arr = v as unknown[];
+      for (let j = 0; j < arr.length; j++) arr[j] = convertAt(arr[j], path, i + 1, mark);
+      return arr;
+    }
+    const obj = v as Record<string, unknown>;
+    if (obj[key] !== undefined) obj[key] = convertAt(obj[key], path, i + 1, mark);
+    return obj;
+  };
+  return (data) => {
+    let d = data;
+    for (const m of marks) d = convertAt(d, m.path, 0, m.mark);
+    return d;
+  };
+}
+
+/**
+ * The registered message definitions, compiled once. `decode` validates the
+ * JSON form of a message's data and converts it to its in-memory form.
+ */
+export class Vocabulary {
+  private readonly byType = new Map<string, Compiled>();
+
+  /** @throws Error if two definitions share a type. */
+  constructor(defs: Iterable<MessageDef> = []) {
+    for (const d of defs) this.register(d);
+  }
+
+  /** Add a definition. @throws Error on a duplicate type. */
+  register(def: MessageDef): void {
+    if (this.byType.has(def.type)) throw new Error(`message type '${def.type}' defined twice`);
+    this.byType.set(def.type, {
+      def,
+      check: TypeCompiler.Compile(def.data),
+      convert: converterFor(def.data),
+    });
+  }
+
+  /** The definition of `type`, if registered. */
+  get(type: string): MessageDef | undefined {
+    return this.byType.get(type)?.def;
+  }
+
+  /** Whether `type` is a command or an event, if registered. */
+  kindOf(type: string): MessageKind | undefined {
+    return this.byType.get(type)?.def.kind;
+  }
+
+  /** Every registered definition. */
+  definitions(): MessageDef[] {
+    return [...this.byType.values()].map((c) => c.def);
+  }
+
+  /** The compiled entry of `type` (for hot loops: one lookup per record). */
+  compiled(type: string): Compiled | undefined {
+    return this.byType.get(type);
+  }
+
+  /**
+   * Validate `data` (JSON form, freshly parsed — converted in place) for `type`.
+   * @returns the in-memory data, or the first issue (`field` like `data.iova`).
+   */
+  decode(type: string, data: unknown): { ok: true; data: unknown } | { ok: false; issue: ValidationIssue } {
+    const c = this.byType.get(type);
+    if (c === undefined)
+      return { ok: false, issue: { field: "type", reason: `unknown message type '${type}'` } };
+    return decodeWith(c, data);
+  }
+}
+
+/** Validate and convert `data` with a compiled entry (see `Vocabulary.decode`). */
+export function decodeWith(
+  c: Compiled,
+  data: unknown,
+): { ok: true; data: unknown } | { ok: false; issue: ValidationIssue } {
+  if (!c.check.Check(data)) {
+    const first = c.check.Errors(data).First();
+    const field = `data${(first?.path ?? "").replaceAll("/", ".")}`;
+    return { ok: false, issue: { field, reason: first?.message ?? "invalid" } };
+  }
+  return { ok: true, data: c.convert === null ? data : c.convert(data) };
+}
