@@ -21,6 +21,19 @@ export interface ValidationIssue {
   readonly reason: string;
 }
 
+/**
+ * `"0x…"` (already validated: 1–16 lowercase hex digits) → bigint. Up to 13
+ * digits fit a double exactly, and parseInt + BigInt(number) beats
+ * BigInt(string) on the replay hot path.
+ */
+function hexToBigInt(s: string): bigint {
+  const n = s.length;
+  if (n <= 15) return BigInt(Number.parseInt(s, 16));
+  return (
+    (BigInt(Number.parseInt(s.slice(0, n - 8), 16)) << 32n) | BigInt(Number.parseInt(s.slice(n - 8), 16))
+  );
+}
+
 function base64ToBytes(s: string): Uint8Array {
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
@@ -67,15 +80,15 @@ function converterFor(schema: TSchema): ((data: unknown) => unknown) | null {
         if (m.array) {
           const a = v as string[];
           const out = new Array(a.length);
-          for (let j = 0; j < a.length; j++) out[j] = m.u64 ? BigInt(a[j]!) : base64ToBytes(a[j]!);
+          for (let j = 0; j < a.length; j++) out[j] = m.u64 ? hexToBigInt(a[j]!) : base64ToBytes(a[j]!);
           o[m.key] = out;
-        } else o[m.key] = m.u64 ? BigInt(v as string) : base64ToBytes(v as string);
+        } else o[m.key] = m.u64 ? hexToBigInt(v as string) : base64ToBytes(v as string);
       }
       return o;
     };
   }
   const convertAt = (v: unknown, path: Path, i: number, mark: "u64" | "bytes"): unknown => {
-    if (i === path.length) return mark === "u64" ? BigInt(v as string) : base64ToBytes(v as string);
+    if (i === path.length) return mark === "u64" ? hexToBigInt(v as string) : base64ToBytes(v as string);
     if (v === undefined || v === null) return v;
     const key = path[i]!;
     if (key === "[]") {

@@ -149,3 +149,22 @@ describe("JSON Lines codec", () => {
     expect(got.every((s) => s < 3)).toBe(true);
   });
 });
+
+describe("u64 fields", () => {
+  it("decode exactly across the 2^53 boundary and at 2^64 − 1", async () => {
+    const values = [
+      0n,
+      0x1f_ffff_ffff_ffffn,
+      0x20_0000_0000_0000n,
+      0x20_0000_0000_0001n,
+      0xffff_ffff_ffff_ffffn,
+    ];
+    const log = createLog(system);
+    for (const [i, value] of values.entries()) log.dispatch({ type: "kv.put", data: { key: i, value } });
+    const records = await collect(encodeLog(log.records));
+    const stored = records
+      .filter((r) => r.type === "kv.stored")
+      .map((r) => (r.data as { value: bigint }).value);
+    expect(stored).toEqual(values);
+  });
+});
