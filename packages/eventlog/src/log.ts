@@ -99,6 +99,16 @@ export class EventLog<C extends Message, E extends Message, S> {
     return this.current;
   }
 
+  /**
+   * The live state without sealing it: for trusted readers on hot paths
+   * (an ioctl layer answering a query) that use it at once and keep
+   * nothing. Bulk tables in it may change in place on the next dispatch;
+   * use `state` or `snapshot()` to keep a state.
+   */
+  peek(): S {
+    return this.current;
+  }
+
   /** Sequence number of the last record (0 for an empty log). */
   get seq(): number {
     return this.base + this.log.length;

@@ -1,8 +1,54 @@
 /**
- * Commands and events of the `iommufd.` subsystem. Owned by the package that
- * implements it; see docs/CONVENTIONS.md ("Messages").
+ * Commands and events of the `iommufd.` subsystem (Linux
+ * drivers/iommu/iommufd/main.c): contexts (one per open of /dev/iommu or
+ * /dev/vfio/vfio), the per-context object table, IOMMU_DESTROY and
+ * IOMMU_OPTION. Object ids are the per-context ids userspace sees.
  */
-import type { MessageDef } from "./message";
+import { Type } from "@sinclair/typebox";
+import { command, event, type MessageDef } from "./message";
+import { ObjectId, U64, UInt } from "./schema";
+
+const Ctx = UInt(31, "context id (one per open file), from 1");
 
 /** Every `iommufd.` message definition. */
-export const iommufdMessages = [] as const satisfies readonly MessageDef[];
+export const iommufdMessages = [
+  command(
+    "iommufd.open",
+    Type.Object({
+      pid: UInt(31, "opening process"),
+      vfio: Type.Boolean({ description: "opened as /dev/vfio/vfio" }),
+    }),
+    "open /dev/iommu (or /dev/vfio/vfio): a new context (iommufd_fops_open)",
+  ),
+  event(
+    "iommufd.opened",
+    Type.Object({
+      ctx: Ctx,
+      pid: UInt(31),
+      accountMode: Type.Union([Type.Literal("user"), Type.Literal("mm")]),
+    }),
+    "a context was created; /dev/vfio/vfio contexts account pinned pages per mm, like VFIO",
+  ),
+  command(
+    "iommufd.close",
+    Type.Object({ ctx: Ctx }),
+    "release the last fd of a context (iommufd_fops_release)",
+  ),
+  event("iommufd.closed", Type.Object({ ctx: Ctx }), "a context and everything left in it are gone"),
+  command("iommufd.destroy", Type.Object({ ctx: Ctx, id: UInt(32) }), "IOMMU_DESTROY (iommufd_destroy)"),
+  event(
+    "iommufd.object.destroyed",
+    Type.Object({ ctx: Ctx, id: ObjectId(), type: Type.String() }),
+    "an object left the context's table (destroyed by IOMMU_DESTROY or by close, leaf first)",
+  ),
+  command(
+    "iommufd.option.set",
+    Type.Object({ ctx: Ctx, option: UInt(32), objectId: UInt(32), value: U64() }),
+    "IOMMU_OPTION with IOMMU_OPTION_OP_SET (iommufd_option)",
+  ),
+  event(
+    "iommufd.accountMode.set",
+    Type.Object({ ctx: Ctx, accountMode: Type.Union([Type.Literal("user"), Type.Literal("mm")]) }),
+    "IOMMU_OPTION_RLIMIT_MODE changed how the context accounts pinned pages",
+  ),
+] as const satisfies readonly MessageDef[];

@@ -1,0 +1,36 @@
+/**
+ * What an ioctl needs from its surroundings: the log to commit commands
+ * through, the current state to answer queries from, and the caller's
+ * memory for the pointers inside structs.
+ */
+import type { LogRecord, Message } from "@iommu-sim/eventlog";
+import type { Errno } from "@iommu-sim/uapi";
+
+/**
+ * The calling process's user memory (what `uptr`, `allowed_iovas`,
+ * `data_uptr`… point into). Addresses are user virtual addresses in bytes.
+ * Implementations: a simulated process (iopt's mm) or a real one (the cli's
+ * preload shim). Faults are EFAULT, as copy_from_user/copy_to_user.
+ */
+export interface UserMemory {
+  /** Copy `length` bytes from `va`; EFAULT where unmapped. */
+  read(va: bigint, length: number): Uint8Array | Errno;
+  /** Copy `bytes` to `va`; EFAULT where unmapped or read-only. */
+  write(va: bigint, bytes: Uint8Array): Errno | undefined;
+}
+
+/** The environment of one ioctl call on an iommufd context. */
+export interface IoctlEnv<R> {
+  /** Decide and commit a command (an `EventLog`'s dispatch). */
+  dispatch(command: Message): readonly LogRecord[] | Errno;
+  /** The current root state; read-only and valid until the next dispatch. */
+  peek(): R;
+  /** The caller's memory. */
+  readonly user: UserMemory;
+  /**
+   * VFIO container ioctls issued on an iommufd (Linux iommufd_vfio_ioctl);
+   * vfio-compat installs it. Returns 0 or a positive value, or −errno.
+   * Absent → ENOTTY.
+   */
+  vfio?(ctx: number, request: number, arg: Uint8Array): number;
+}

@@ -1,0 +1,60 @@
+/**
+ * The iommufd ioctl handlers that exist so far, by Linux ioctl name.
+ */
+import {
+  IOMMU_OPTION_HUGE_PAGES,
+  IOMMU_OPTION_OP_GET,
+  IOMMU_OPTION_OP_SET,
+  IOMMU_OPTION_RLIMIT_MODE,
+  type IommuIoctlName,
+  isErrno,
+} from "@iommu-sim/uapi";
+import { getObject } from "../objects";
+import type { IommufdRoot } from "../subsystem";
+import { type IoctlCall, respond, ret } from "./call";
+
+type Handler = (call: IoctlCall<IommufdRoot>) => number;
+
+function commit(call: IoctlCall<IommufdRoot>, command: { type: string; data: unknown }): number {
+  const r = call.env.dispatch(command);
+  return isErrno(r) ? r.ret : 0;
+}
+
+/** IOMMU_DESTROY: `{size, id}`. */
+const destroy: Handler = (call) =>
+  commit(call, { type: "iommufd.destroy", data: { ctx: call.ctx, id: call.value.id } });
+
+/** IOMMU_OPTION: `{size, option_id, op, __reserved, object_id, val64}`; GET answers in val64. */
+const option: Handler = (call) => {
+  const { option_id, op, object_id, val64 } = call.value as {
+    option_id: number;
+    op: number;
+    object_id: number;
+    val64: bigint;
+  };
+  if (op === IOMMU_OPTION_OP_SET) {
+    return commit(call, {
+      type: "iommufd.option.set",
+      data: { ctx: call.ctx, option: option_id, objectId: object_id, value: val64 },
+    });
+  }
+  if (op !== IOMMU_OPTION_OP_GET) return -95; // EOPNOTSUPP
+  const c = call.env.peek().iommufd.contexts[call.ctx]!;
+  if (option_id === IOMMU_OPTION_RLIMIT_MODE) {
+    if (object_id !== 0) return -95;
+    respond(call, { ...call.value, val64: c.accountMode === "mm" ? 1n : 0n });
+    return 0;
+  }
+  if (option_id === IOMMU_OPTION_HUGE_PAGES) {
+    const ioas = getObject(c, object_id, "ioas");
+    if (isErrno(ioas)) return ret(ioas);
+    return -95; // IOAS options arrive with the iopt wiring
+  }
+  return -95;
+};
+
+/** Handlers by ioctl name; a missing name answers ENOTTY. */
+export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
+  IOMMU_DESTROY: destroy,
+  IOMMU_OPTION: option,
+};

@@ -1,0 +1,70 @@
+/**
+ * The iommufd slice: contexts and their object tables.
+ *
+ * Mirrors Linux drivers/iommu/iommufd/iommufd_private.h: `struct
+ * iommufd_ctx` (an xarray of objects with XA_FLAGS_ALLOC1, the VFIO compat
+ * IOAS, the accounting mode) and `struct iommufd_object` (id, type, users).
+ * Users are not stored: who uses an object is derived from the objects that
+ * point at it (see objects.ts), so the counts cannot drift.
+ */
+
+/** How a context accounts pinned pages (Linux enum iopt_pages_account_mode). */
+export type AccountMode = "user" | "mm";
+
+/** Object types (Linux enum iommufd_object_type), as they appear in events. */
+export type ObjectType =
+  | "ioas"
+  | "hwpt_paging"
+  | "hwpt_nested"
+  | "device"
+  | "access"
+  | "fault"
+  | "viommu"
+  | "vdevice"
+  | "veventq"
+  | "selftest";
+
+/** An entry of a context's object table. `refs` lists the ids this object holds a `users` reference on. */
+export interface IommufdObject {
+  readonly id: number;
+  readonly type: ObjectType;
+  /** Ids of objects this one uses (e.g. a HWPT → its IOAS); they cannot be destroyed before it. */
+  readonly refs: readonly number[];
+  /** Global id of the kernel object behind it (IOAS, domain, access… in other slices), if any. */
+  readonly kobj?: number;
+  /**
+   * Users held from outside the table, e.g. the VFIO driver that bound a
+   * device keeps one until it unbinds (iommufd_device_bind()).
+   */
+  readonly external?: number;
+}
+
+/** One open file of /dev/iommu (Linux struct iommufd_ctx). */
+export interface IommufdContext {
+  readonly id: number;
+  /** The process that opened it. */
+  readonly pid: number;
+  /** Opened as /dev/vfio/vfio (the VFIO container compat path). */
+  readonly vfio: boolean;
+  readonly accountMode: AccountMode;
+  /** The object table, keyed by object id. */
+  readonly objects: Readonly<Record<number, IommufdObject>>;
+  /** The IOAS used by the VFIO compat ioctls (IOMMU_VFIO_IOAS), if set. */
+  readonly vfioIoas?: number;
+}
+
+/** The `iommufd` slice of the root state. */
+export interface IommufdState {
+  readonly contexts: Readonly<Record<number, IommufdContext>>;
+  /** The next context id (contexts are never reused, like struct file pointers). */
+  readonly nextContext: number;
+  /** The next global id of a kernel object (IOAS, domain, access) shared with other slices. */
+  readonly nextKobj: number;
+}
+
+/** The empty slice. */
+export const INITIAL_IOMMUFD_STATE: IommufdState = Object.freeze({
+  contexts: {},
+  nextContext: 1,
+  nextKobj: 1,
+});

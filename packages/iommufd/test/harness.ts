@@ -1,0 +1,54 @@
+/** A /dev/iommu test harness: a log over the iommufd subsystem and fds on it. */
+import { combine, createLog, type EventLog, type Message } from "@iommu-sim/eventlog";
+import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
+import { type IoctlEnv, type IommufdRoot, iommufd, iommufdIoctl, type UserMemory } from "../src/index";
+
+export const root = combine({ iommufd });
+export type Root = typeof root.initialState;
+
+/** No user memory: every pointer faults. */
+export const NO_MEMORY: UserMemory = { read: () => errno("EFAULT"), write: () => errno("EFAULT") };
+
+export function newSystem(): EventLog<Message, Message, Root> {
+  return createLog(root as never);
+}
+
+/** An open file of /dev/iommu. */
+export class IommuFd {
+  constructor(
+    readonly log: EventLog<Message, Message, Root>,
+    readonly ctx: number,
+  ) {}
+
+  static open(log: EventLog<Message, Message, Root>, pid = 100, vfio = false): IommuFd {
+    const r = log.dispatch({ type: "iommufd.open", data: { pid, vfio } });
+    if (isErrno(r)) throw new Error(`open failed: ${r}`);
+    return new IommuFd(log, (r[0]!.data as { ctx: number }).ctx);
+  }
+
+  env(): IoctlEnv<IommufdRoot> {
+    return { dispatch: (c) => this.log.dispatch(c), peek: () => this.log.peek(), user: NO_MEMORY };
+  }
+
+  /** ioctl(fd, request, arg): 0 or −errno; outputs land in `arg`. */
+  ioctl(request: number, arg: Uint8Array): number {
+    return iommufdIoctl(this.env(), this.ctx, request, arg);
+  }
+
+  close(): readonly unknown[] | Errno {
+    return this.log.dispatch({ type: "iommufd.close", data: { ctx: this.ctx } });
+  }
+}
+
+/** Little-endian struct bytes from (offset, size, value) triples; `total` bytes long. */
+export function bytes(total: number, fields: [number, 1 | 2 | 4 | 8, number | bigint][]): Uint8Array {
+  const b = new Uint8Array(total);
+  const v = new DataView(b.buffer);
+  for (const [off, size, val] of fields) {
+    if (size === 8) v.setBigUint64(off, BigInt(val), true);
+    else if (size === 4) v.setUint32(off, Number(val), true);
+    else if (size === 2) v.setUint16(off, Number(val), true);
+    else v.setUint8(off, Number(val));
+  }
+  return b;
+}
