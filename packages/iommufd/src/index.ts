@@ -14,6 +14,19 @@ export type { IommufdCommand, IommufdEvent, IommufdMessage } from "./messages";
 export { allocObjectId, getContext, getObject, leafFirstOrder, MAX_OBJECT_ID, usersOf } from "./objects";
 export { decideOptionSet } from "./option";
 export {
+  DEFAULT_PLATFORM,
+  DeviceSchema,
+  MockUnitSchema,
+  type Platform,
+  type PlatformDevice,
+  type PlatformIssue,
+  PlatformSchema,
+  parsePlatform,
+  rid,
+  SmmuUnitSchema,
+  VtdUnitSchema,
+} from "./platform";
+export {
   type AccountMode,
   INITIAL_IOMMUFD_STATE,
   type IommufdContext,
