@@ -6,6 +6,7 @@
 import { type Errno, type ErrnoName, isErrno } from "@iommu-sim/uapi";
 import { encodeCanonical } from "./canonical/encode";
 import type { Decider } from "./decider";
+import { sealEpoch } from "./epoch";
 import { StepCounter } from "./fault";
 import { stateHash } from "./hash";
 import type { Message } from "./message";
@@ -55,11 +56,14 @@ export function specify<C extends Message, E extends Message, S>(decider: Decide
   return {
     /** Evolve the initial state through `events` (or start from `state`). */
     given(events: readonly E[] = [], state: S = decider.initialState): Given<C, E, S> {
+      // The given state (often the shared initialState) must never be written in place.
+      sealEpoch();
       let s = state;
       for (const e of events) s = decider.evolve(s, e);
       return {
         when(command: C, options: { failNth?: number } = {}): Outcome<E, S> {
           const ctx = new StepCounter(options.failNth ?? 0);
+          sealEpoch();
           const result = decider.decide(s, command, ctx);
           let after = s;
           if (!isErrno(result)) for (const e of result) after = decider.evolve(after, e);

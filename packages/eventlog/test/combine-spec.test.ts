@@ -78,3 +78,13 @@ describe("specify / sweepFailNth", () => {
     );
   });
 });
+
+describe("specify seals what it is given", () => {
+  it("never writes a shared initial state's bulk tables in place", () => {
+    const write = { type: "mem.write", data: { pa: 0x10n, bytes: Uint8Array.from([7]) } } as const;
+    const written = { type: "mem.written", data: { pa: 0x10n, bytes: Uint8Array.from([7]) } } as const;
+    specify(system).given([written]).when(write);
+    specify(system).given().when(write);
+    expect(system.initialState.mem.frames.readU32(0x10)).toBe(0);
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * The `ioasid` subsystem: root key `ioasid`; commands and events prefixed
+ * `ioasid.`, `pasid.`, `sva.`, `systemPasid.`.
+ */
+import type { Subsystem, SubsystemDecideContext } from "@iommu-sim/eventlog";
+import type { Errno, IoasidCommand, IoasidEvent } from "@iommu-sim/uapi";
+import { decideCgroupAttach, decideCgroupCreate, decideCgroupSetMax } from "./cgroup";
+import type { DeviceLookup } from "./device";
+import { decideAlloc, decideClose, decideFree, decideOpen, decideShare } from "./devioasid";
+import { evolveIoasid } from "./evolve";
+import { decideExit, decideFork } from "./process";
+import { type IoasidState, initialIoasidState, type PasidSpaceConfig } from "./state";
+import { decideBind, decideUnbind } from "./sva";
+import {
+  decideDirectMapDisable,
+  decideDirectMapEnable,
+  decideDisable,
+  decideEnable,
+  decidePolicy,
+} from "./system-pasid";
+
+/** Message type prefixes of the subsystem (a prefix belongs to one subsystem). */
+export const IOASID_PREFIXES = ["ioasid.", "pasid.", "sva.", "systemPasid."] as const;
+
+/** Options of `createIoasid`. */
+export interface IoasidOptions<R> extends PasidSpaceConfig {
+  /** How to find a device by requester id in the root state (the composition supplies it). */
+  readonly devices: DeviceLookup<R>;
+}
+
+/** The `ioasid` subsystem type. */
+export type IoasidSubsystem<R> = Subsystem<IoasidCommand, IoasidEvent, IoasidState, R>;
+
+function decide<R>(
+  state: IoasidState,
+  c: IoasidCommand,
+  ctx: SubsystemDecideContext<R>,
+  devices: DeviceLookup<R>,
+): readonly IoasidEvent[] | Errno {
+  switch (c.type) {
+    case "ioasid.open":
+      return decideOpen(state, c.data, ctx);
+    case "ioasid.close":
+      return decideClose(state, c.data);
+    case "ioasid.fd.share":
+      return decideShare(state, c.data);
+    case "ioasid.alloc":
+      return decideAlloc(state, c.data, ctx);
+    case "ioasid.free":
+      return decideFree(state, c.data);
+    case "ioasid.process.fork":
+      return decideFork(state, c.data);
+    case "ioasid.process.exit":
+      return decideExit(state, c.data);
+    case "ioasid.cgroup.create":
+      return decideCgroupCreate(state, c.data, ctx);
+    case "ioasid.cgroup.setMax":
+      return decideCgroupSetMax(state, c.data);
+    case "ioasid.cgroup.attach":
+      return decideCgroupAttach(state, c.data);
+    case "sva.bind":
+      return decideBind(state, c.data, ctx, devices);
+    case "sva.unbind":
+      return decideUnbind(state, c.data);
+    case "systemPasid.enable":
+      return decideEnable(state, c.data, ctx, devices);
+    case "systemPasid.disable":
+      return decideDisable(state, c.data);
+    case "systemPasid.directMap.enable":
+      return decideDirectMapEnable(state, c.data, ctx, devices);
+    case "systemPasid.directMap.disable":
+      return decideDirectMapDisable(state, c.data);
+    case "systemPasid.policy":
+      return decidePolicy(c.data);
+  }
+}
+
+/**
+ * Create the `ioasid` subsystem, to be combined under the root key `ioasid`:
+ * `combine({ ioasid: createIoasid({ devices }) , … })`.
+ * @param options the PASID width (default 20 bits), whether PASID 0 is
+ *   reserved (default yes: VT-d RID2PASID), and the device lookup.
+ */
+export function createIoasid<R = unknown>(options: IoasidOptions<R>): IoasidSubsystem<R> {
+  const devices = options.devices;
+  return {
+    commands: IOASID_PREFIXES,
+    events: IOASID_PREFIXES,
+    initialState: initialIoasidState(options),
+    decide: (state, c, ctx) => decide(state, c, ctx, devices),
+    evolve: (state, e) => evolveIoasid(state, e),
+  };
+}
