@@ -2,22 +2,30 @@
  * IOMMU_DESTROY (Linux iommufd_destroy → iommufd_object_remove).
  */
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
-import type { IommufdEvent } from "./messages";
+import { destroyEffects } from "./destroy-hooks";
 import { getContext, usersOf } from "./objects";
-import type { IommufdState } from "./state";
+import type { IommufdRoot } from "./root";
 
 /**
  * Destroy object `id` of context `ctxId`: ENOENT when there is no such
  * object (id 0 included); EBUSY while another object uses it or a driver
- * holds it (a bound device). Destroy is never blocked by anything else.
+ * holds it (a bound device). Nothing else blocks a destroy.
+ * Events: the object's effects in other slices (destroy-hooks.ts), then
+ * `iommufd.object.destroyed`.
  */
-export function decideDestroy(state: IommufdState, ctxId: number, id: number): IommufdEvent[] | Errno {
-  const c = getContext(state, ctxId);
+export function decideDestroy(
+  root: IommufdRoot,
+  ctxId: number,
+  id: number,
+): { type: string; data: unknown }[] | Errno {
+  const c = getContext(root.iommufd, ctxId);
   if (isErrno(c)) return c;
   const obj = c.objects[id];
   if (obj === undefined) return errno("ENOENT", `no object with id ${id}`);
   const users = usersOf(c, id);
   if (users.length > 0) return errno("EBUSY", `object ${id} is used by ${users.join(", ")}`);
   if ((obj.external ?? 0) > 0) return errno("EBUSY", `object ${id} is held by its driver`);
-  return [{ type: "iommufd.object.destroyed", data: { ctx: ctxId, id, type: obj.type } }];
+  const effects = destroyEffects(root, obj);
+  if (isErrno(effects)) return effects;
+  return [...effects, { type: "iommufd.object.destroyed", data: { ctx: ctxId, id, type: obj.type } }];
 }

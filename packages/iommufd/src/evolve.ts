@@ -3,7 +3,7 @@
  */
 import { produce } from "immer";
 import type { IommufdEvent } from "./messages";
-import type { IommufdState } from "./state";
+import type { IommufdState, ObjectType } from "./state";
 
 /** Apply one `iommufd.` event. */
 export function evolveIommufd(state: IommufdState, event: IommufdEvent): IommufdState {
@@ -26,6 +26,18 @@ export function evolveIommufd(state: IommufdState, event: IommufdEvent): Iommufd
         delete c.objects[event.data.id];
         if (c.vfioIoas === event.data.id) delete c.vfioIoas;
       });
+    case "iommufd.object.created": {
+      const { ctx, id, type, kobj, refs } = event.data;
+      return produce(state, (d) => {
+        const c = d.contexts[ctx];
+        if (c === undefined) return;
+        c.objects[id] =
+          kobj === undefined
+            ? { id, type: type as ObjectType, refs }
+            : { id, type: type as ObjectType, refs, kobj };
+        if (kobj !== undefined) d.nextKobj = Math.max(d.nextKobj, kobj + 1);
+      });
+    }
     case "iommufd.accountMode.set":
       return produce(state, (d) => {
         const c = d.contexts[event.data.ctx];

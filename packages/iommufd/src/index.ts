@@ -6,10 +6,13 @@
  */
 export { decideClose, decideOpen } from "./context";
 export { decideDestroy } from "./destroy";
+export { destroyEffects } from "./destroy-hooks";
 export { evolveIommufd } from "./evolve";
+export { decideIoasAlloc } from "./ioas";
 export { type IoctlCall, respond, ret } from "./ioctl/call";
 export { iommufdIoctl } from "./ioctl/dispatch";
 export type { IoctlEnv, UserMemory } from "./ioctl/env";
+export { type LogAccess, processMemory } from "./ioctl/process-memory";
 export type { IommufdCommand, IommufdEvent, IommufdMessage } from "./messages";
 export { allocObjectId, getContext, getObject, leafFirstOrder, MAX_OBJECT_ID, usersOf } from "./objects";
 export { decideOptionSet } from "./option";
@@ -26,6 +29,7 @@ export {
   SmmuUnitSchema,
   VtdUnitSchema,
 } from "./platform";
+export type { IommufdRoot, RootEvolve } from "./root";
 export {
   type AccountMode,
   INITIAL_IOMMUFD_STATE,
@@ -34,4 +38,5 @@ export {
   type IommufdState,
   type ObjectType,
 } from "./state";
-export { type IommufdRoot, iommufd } from "./subsystem";
+export { createIommufd, type IommufdOptions } from "./subsystem";
+export { createSystem, createSystemLog, type SystemState } from "./system";

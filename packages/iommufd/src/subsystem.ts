@@ -5,34 +5,46 @@ import type { Subsystem } from "@iommu-sim/eventlog";
 import { decideClose, decideOpen } from "./context";
 import { decideDestroy } from "./destroy";
 import { evolveIommufd } from "./evolve";
+import { decideIoasAlloc } from "./ioas";
 import type { IommufdCommand, IommufdEvent } from "./messages";
 import { decideOptionSet } from "./option";
+import type { IommufdRoot, RootEvolve } from "./root";
 import { INITIAL_IOMMUFD_STATE, type IommufdState } from "./state";
 
-/** The part of the root state the iommufd subsystem reads. */
-export interface IommufdRoot {
-  readonly iommufd: IommufdState;
+/** What the iommufd subsystem needs from the system it is composed into. */
+export interface IommufdOptions {
+  /** The composed system's evolve (asked lazily: it exists only once the system is combined). */
+  readonly evolve: () => RootEvolve;
 }
 
 /**
  * The iommufd subsystem (root key `iommufd`, command prefix `iommufd.`).
- * Errors: see each decider (context.ts, destroy.ts, option.ts).
+ * Its commands emit events of other slices too (iopt's `ioas.*`), so it is
+ * composed with them: see `createSystem`.
+ * Errors: see each decider (context.ts, destroy.ts, option.ts, ioas.ts).
  */
-export const iommufd: Subsystem<IommufdCommand, IommufdEvent, IommufdState, IommufdRoot> = {
-  commands: ["iommufd."],
-  events: ["iommufd."],
-  initialState: INITIAL_IOMMUFD_STATE,
-  decide(state, c, ctx) {
-    switch (c.type) {
-      case "iommufd.open":
-        return decideOpen(state, c.data.pid, c.data.vfio, ctx);
-      case "iommufd.close":
-        return decideClose(state, c.data.ctx);
-      case "iommufd.destroy":
-        return decideDestroy(state, c.data.ctx, c.data.id);
-      case "iommufd.option.set":
-        return decideOptionSet(state, c.data.ctx, c.data.option, c.data.objectId, c.data.value);
-    }
-  },
-  evolve: evolveIommufd,
-};
+export function createIommufd(
+  options: IommufdOptions,
+): Subsystem<IommufdCommand, IommufdEvent, IommufdState, IommufdRoot> {
+  return {
+    commands: ["iommufd."],
+    events: ["iommufd."],
+    initialState: INITIAL_IOMMUFD_STATE,
+    decide(_state, c, ctx) {
+      const root = ctx.root;
+      switch (c.type) {
+        case "iommufd.open":
+          return decideOpen(root, c.data.pid, c.data.vfio, ctx) as IommufdEvent[];
+        case "iommufd.close":
+          return decideClose(root, c.data.ctx, options.evolve()) as IommufdEvent[];
+        case "iommufd.destroy":
+          return decideDestroy(root, c.data.ctx, c.data.id) as IommufdEvent[];
+        case "iommufd.option.set":
+          return decideOptionSet(root.iommufd, c.data.ctx, c.data.option, c.data.objectId, c.data.value);
+        case "iommufd.ioas.alloc":
+          return decideIoasAlloc(root, c.data.ctx, ctx) as IommufdEvent[];
+      }
+    },
+    evolve: evolveIommufd,
+  };
+}

@@ -1,16 +1,22 @@
 /** A /dev/iommu test harness: a log over the iommufd subsystem and fds on it. */
-import { combine, createLog, type EventLog, type Message } from "@iommu-sim/eventlog";
+import type { EventLog, Message } from "@iommu-sim/eventlog";
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
-import { type IoctlEnv, type IommufdRoot, iommufd, iommufdIoctl, type UserMemory } from "../src/index";
+import {
+  createSystemLog,
+  type IoctlEnv,
+  type IommufdRoot,
+  iommufdIoctl,
+  type SystemState,
+  type UserMemory,
+} from "../src/index";
 
-export const root = combine({ iommufd });
-export type Root = typeof root.initialState;
+export type Root = SystemState;
 
 /** No user memory: every pointer faults. */
 export const NO_MEMORY: UserMemory = { read: () => errno("EFAULT"), write: () => errno("EFAULT") };
 
 export function newSystem(): EventLog<Message, Message, Root> {
-  return createLog(root as never);
+  return createSystemLog();
 }
 
 /** An open file of /dev/iommu. */
@@ -26,8 +32,15 @@ export class IommuFd {
     return new IommuFd(log, (r[0]!.data as { ctx: number }).ctx);
   }
 
+  /** The fd's user memory (NO_MEMORY unless a test gives it a process). */
+  user: UserMemory = NO_MEMORY;
+
   env(): IoctlEnv<IommufdRoot> {
-    return { dispatch: (c) => this.log.dispatch(c), peek: () => this.log.peek(), user: NO_MEMORY };
+    return {
+      dispatch: (c) => this.log.dispatch(c),
+      peek: () => this.log.peek() as IommufdRoot,
+      user: this.user,
+    };
   }
 
   /** ioctl(fd, request, arg): 0 or −errno; outputs land in `arg`. */

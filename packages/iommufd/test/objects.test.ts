@@ -2,10 +2,12 @@ import { isErrno } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
 import {
   allocObjectId,
+  createSystem,
   decideClose,
   decideDestroy,
   type IommufdContext,
   type IommufdObject,
+  type IommufdRoot,
   type IommufdState,
   leafFirstOrder,
 } from "../src/index";
@@ -19,22 +21,25 @@ function ctxWith(objects: IommufdObject[]): IommufdContext {
     objects: Object.fromEntries(objects.map((o) => [o.id, o])),
   };
 }
-const stateOf = (c: IommufdContext): IommufdState => ({ contexts: { 1: c }, nextContext: 2, nextKobj: 1 });
+const stateOf = (c: IommufdContext) => {
+  const iommufd: IommufdState = { contexts: { 1: c }, nextContext: 2, nextKobj: 1 };
+  return { ...createSystem().initialState, iommufd } as unknown as IommufdRoot;
+};
 
-describe("object table", () => {
+describe("object table (types without effects in other slices)", () => {
   it("allocates the lowest free id from 1, reusing freed ids (xa_alloc, XA_FLAGS_ALLOC1)", () => {
     expect(allocObjectId(ctxWith([]))).toBe(1);
     const c = ctxWith([
-      { id: 1, type: "ioas", refs: [] },
-      { id: 3, type: "ioas", refs: [] },
+      { id: 1, type: "viommu", refs: [] },
+      { id: 3, type: "viommu", refs: [] },
     ]);
     expect(allocObjectId(c)).toBe(2);
   });
 
   it("destroy: ENOENT for id 0 or unknown, EBUSY while used or driver-held, else one event", () => {
     const c = ctxWith([
-      { id: 1, type: "ioas", refs: [] },
-      { id: 2, type: "hwpt_paging", refs: [1] },
+      { id: 1, type: "viommu", refs: [] },
+      { id: 2, type: "veventq", refs: [1] },
       { id: 3, type: "device", refs: [2], external: 1 },
     ]);
     const s = stateOf(c);
@@ -45,9 +50,9 @@ describe("object table", () => {
     expect((decideDestroy(s, 1, 2) as { name: string }).name).toBe("EBUSY");
     expect((decideDestroy(s, 1, 3) as { name: string }).name).toBe("EBUSY");
     expect((decideDestroy(s, 9, 1) as { name: string }).name).toBe("EBADF");
-    const ok = stateOf(ctxWith([{ id: 4, type: "ioas", refs: [] }]));
+    const ok = stateOf(ctxWith([{ id: 4, type: "viommu", refs: [] }]));
     expect(decideDestroy(ok, 1, 4)).toEqual([
-      { type: "iommufd.object.destroyed", data: { ctx: 1, id: 4, type: "ioas" } },
+      { type: "iommufd.object.destroyed", data: { ctx: 1, id: 4, type: "viommu" } },
     ]);
   });
 
@@ -55,13 +60,17 @@ describe("object table", () => {
     // 1 is used by 4; 5 is used by 3. Linux's sweep 1: skip 1, destroy 3 (5 becomes a leaf),
     // destroy 4 (1 becomes a leaf), destroy 5; sweep 2: destroy 1.
     const c = ctxWith([
-      { id: 1, type: "ioas", refs: [] },
-      { id: 3, type: "access", refs: [5] },
-      { id: 4, type: "hwpt_paging", refs: [1] },
-      { id: 5, type: "ioas", refs: [] },
+      { id: 1, type: "viommu", refs: [] },
+      { id: 3, type: "vdevice", refs: [5] },
+      { id: 4, type: "veventq", refs: [1] },
+      { id: 5, type: "viommu", refs: [] },
     ]);
     expect(leafFirstOrder(c).map((o) => o.id)).toEqual([3, 4, 5, 1]);
-    const events = decideClose(stateOf(c), 1) as { type: string; data: { id?: number } }[];
+    const system = createSystem();
+    const events = decideClose(stateOf(c), 1, system.evolve as never) as {
+      type: string;
+      data: { id?: number };
+    }[];
     expect(events.map((e) => e.data.id ?? e.type)).toEqual([3, 4, 5, 1, "iommufd.closed"]);
   });
 });

@@ -3,7 +3,7 @@
  * to answer (Linux struct iommufd_ucmd, iommufd_ucmd_respond()).
  */
 import { copyToUser, type Errno, type IommufdIoctlOp } from "@iommu-sim/uapi";
-import type { IommufdRoot } from "../subsystem";
+import type { IommufdRoot } from "../root";
 import type { IoctlEnv } from "./env";
 
 /** One decoded call, as a handler sees it. */

@@ -22,7 +22,7 @@ import {
   iommufdIoctlOp,
   isErrno,
 } from "@iommu-sim/uapi";
-import type { IommufdRoot } from "../subsystem";
+import type { IommufdRoot } from "../root";
 import type { IoctlEnv } from "./env";
 import { HANDLERS } from "./handlers";
 

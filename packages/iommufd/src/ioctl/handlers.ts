@@ -9,9 +9,17 @@ import {
   type IommuIoctlName,
   isErrno,
 } from "@iommu-sim/uapi";
-import { getObject } from "../objects";
-import type { IommufdRoot } from "../subsystem";
-import { type IoctlCall, respond, ret } from "./call";
+import type { IommufdRoot } from "../root";
+import { type IoctlCall, respond } from "./call";
+import {
+  ioasAlloc,
+  ioasAllowIovas,
+  ioasCopy,
+  ioasIovaRanges,
+  ioasMap,
+  ioasOptionHugePages,
+  ioasUnmap,
+} from "./ioas-handlers";
 
 type Handler = (call: IoctlCall<IommufdRoot>) => number;
 
@@ -33,6 +41,7 @@ const option: Handler = (call) => {
     val64: bigint;
   };
   if (op === IOMMU_OPTION_OP_SET) {
+    if (option_id === IOMMU_OPTION_HUGE_PAGES) return ioasOptionHugePages(call, "set", object_id, val64);
     return commit(call, {
       type: "iommufd.option.set",
       data: { ctx: call.ctx, option: option_id, objectId: object_id, value: val64 },
@@ -45,11 +54,7 @@ const option: Handler = (call) => {
     respond(call, { ...call.value, val64: c.accountMode === "mm" ? 1n : 0n });
     return 0;
   }
-  if (option_id === IOMMU_OPTION_HUGE_PAGES) {
-    const ioas = getObject(c, object_id, "ioas");
-    if (isErrno(ioas)) return ret(ioas);
-    return -95; // IOAS options arrive with the iopt wiring
-  }
+  if (option_id === IOMMU_OPTION_HUGE_PAGES) return ioasOptionHugePages(call, "get", object_id, val64);
   return -95;
 };
 
@@ -57,4 +62,10 @@ const option: Handler = (call) => {
 export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
   IOMMU_DESTROY: destroy,
   IOMMU_OPTION: option,
+  IOMMU_IOAS_ALLOC: ioasAlloc,
+  IOMMU_IOAS_MAP: ioasMap,
+  IOMMU_IOAS_UNMAP: ioasUnmap,
+  IOMMU_IOAS_COPY: ioasCopy,
+  IOMMU_IOAS_ALLOW_IOVAS: ioasAllowIovas,
+  IOMMU_IOAS_IOVA_RANGES: ioasIovaRanges,
 };

@@ -51,4 +51,20 @@ export const iommufdMessages = [
     Type.Object({ ctx: Ctx, accountMode: Type.Union([Type.Literal("user"), Type.Literal("mm")]) }),
     "IOMMU_OPTION_RLIMIT_MODE changed how the context accounts pinned pages",
   ),
+  command(
+    "iommufd.ioas.alloc",
+    Type.Object({ ctx: Ctx }),
+    "IOMMU_IOAS_ALLOC (ioas.c iommufd_ioas_alloc_ioctl)",
+  ),
+  event(
+    "iommufd.object.created",
+    Type.Object({
+      ctx: Ctx,
+      id: ObjectId(),
+      type: Type.String({ description: "enum iommufd_object_type, lower case: ioas, hwpt_paging, device…" }),
+      kobj: Type.Optional(UInt(31, "global id of the kernel object behind it (IOAS, domain, access)")),
+      refs: Type.Array(ObjectId(), { description: "objects this one holds a users reference on" }),
+    }),
+    "an object appeared in the context's table (iommufd_object_finalize)",
+  ),
 ] as const satisfies readonly MessageDef[];
