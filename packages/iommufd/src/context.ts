@@ -50,7 +50,9 @@ export function decideClose(root: IommufdRoot, ctxId: number, evolve: RootEvolve
     scratch = evolve(scratch, e);
   };
   for (const obj of leafFirstOrder(c)) {
-    const effects = destroyEffects(scratch, obj);
+    // Gone already: destroyed by an owner earlier in the sweep (a selftest object takes its device along).
+    if (scratch.iommufd.contexts[ctxId]!.objects[obj.id] === undefined) continue;
+    const effects = destroyEffects(scratch, ctxId, obj);
     if (isErrno(effects))
       throw new Error(`iommufd close: destroying ${obj.type} ${obj.id} failed: ${effects}`);
     for (const e of effects) follow(e);

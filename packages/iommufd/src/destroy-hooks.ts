@@ -1,26 +1,56 @@
 /**
- * What destroying each type of object does to the other slices, beyond
- * leaving the table (Linux iommufd_object_ops[type].destroy): an IOAS
- * unmaps everything and its io_pagetable goes (iommufd_ioas_destroy).
+ * What destroying each type of object does beyond leaving the table
+ * (Linux iommufd_object_ops[type].destroy):
+ * - ioas: unmaps everything, its io_pagetable goes (iommufd_ioas_destroy);
+ * - hwpt_paging: iopt detaches its domain, the driver frees it;
+ * - selftest: detaches and unbinds its mock device (iommufd_selftest_destroy);
+ *   an auto-domain HWPT whose last device leaves goes too.
  * Destroy paths have no fallible steps, as in Linux: once the users check
  * passes, destroy always succeeds.
  */
 import { decideIoasDestroy } from "@iommu-sim/iopt";
 import { type Errno, isErrno } from "@iommu-sim/uapi";
+import { hwptPagingDestroyEffects } from "./hwpt";
+import { usersOf } from "./objects";
 import type { IommufdRoot } from "./root";
 import type { IommufdObject } from "./state";
 
+type Decided = { type: string; data: unknown }[];
 const NO_FAULTS = { step: () => undefined };
 
-/** The events of destroying `obj` in the other slices (its own table entry excluded). */
-export function destroyEffects(
-  root: IommufdRoot,
-  obj: IommufdObject,
-): { type: string; data: unknown }[] | Errno {
+/** Detach device `idev` from its HWPT; an auto-domain HWPT left without users is destroyed too. */
+function detachDevice(root: IommufdRoot, ctxId: number, idev: IommufdObject): Decided | Errno {
+  const c = root.iommufd.contexts[ctxId]!;
+  const events: Decided = [{ type: "iommufd.object.refs.set", data: { ctx: ctxId, id: idev.id, refs: [] } }];
+  const hwpt = idev.refs.length > 0 ? c.objects[idev.refs[0]!] : undefined;
+  if (hwpt?.autoDomain === true && usersOf(c, hwpt.id).every((u) => u === idev.id)) {
+    const effects = hwptPagingDestroyEffects(root, ctxId, hwpt);
+    if (isErrno(effects)) return effects;
+    events.push(...effects, {
+      type: "iommufd.object.destroyed",
+      data: { ctx: ctxId, id: hwpt.id, type: hwpt.type },
+    });
+  }
+  return events;
+}
+
+/** The events of destroying `obj` of context `ctxId`, its own table entry excluded. */
+export function destroyEffects(root: IommufdRoot, ctxId: number, obj: IommufdObject): Decided | Errno {
   switch (obj.type) {
     case "ioas": {
       const r = decideIoasDestroy(root, { ioas: obj.kobj! }, { ...NO_FAULTS, root });
       return isErrno(r) ? r : [...r];
+    }
+    case "hwpt_paging":
+      return hwptPagingDestroyEffects(root, ctxId, obj);
+    case "selftest": {
+      const idev = root.iommufd.contexts[ctxId]!.objects[obj.refs[0]!]!;
+      const detach = detachDevice(root, ctxId, idev);
+      if (isErrno(detach)) return detach;
+      return [
+        ...detach,
+        { type: "iommufd.object.destroyed", data: { ctx: ctxId, id: idev.id, type: "device" } },
+      ];
     }
     default:
       return [];

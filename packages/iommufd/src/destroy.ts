@@ -25,7 +25,7 @@ export function decideDestroy(
   const users = usersOf(c, id);
   if (users.length > 0) return errno("EBUSY", `object ${id} is used by ${users.join(", ")}`);
   if ((obj.external ?? 0) > 0) return errno("EBUSY", `object ${id} is held by its driver`);
-  const effects = destroyEffects(root, obj);
+  const effects = destroyEffects(root, ctxId, obj);
   if (isErrno(effects)) return effects;
   return [...effects, { type: "iommufd.object.destroyed", data: { ctx: ctxId, id, type: obj.type } }];
 }

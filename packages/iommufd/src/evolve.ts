@@ -1,9 +1,23 @@
 /**
  * How the iommufd slice changes on its events.
  */
-import { produce } from "immer";
+import { castDraft, produce } from "immer";
 import type { IommufdEvent } from "./messages";
-import type { IommufdState, ObjectType } from "./state";
+import type { IommufdObject, IommufdState, ObjectType } from "./state";
+
+type Created = Extract<IommufdEvent, { type: "iommufd.object.created" }>["data"];
+
+function objectOf(e: Created): IommufdObject {
+  return {
+    id: e.id,
+    type: e.type as ObjectType,
+    refs: e.refs,
+    ...(e.kobj === undefined ? {} : { kobj: e.kobj }),
+    ...(e.external === undefined ? {} : { external: e.external }),
+    ...(e.autoDomain === undefined ? {} : { autoDomain: e.autoDomain }),
+    ...(e.flags === undefined ? {} : { flags: e.flags }),
+  };
+}
 
 /** Apply one `iommufd.` event. */
 export function evolveIommufd(state: IommufdState, event: IommufdEvent): IommufdState {
@@ -19,6 +33,18 @@ export function evolveIommufd(state: IommufdState, event: IommufdEvent): Iommufd
       return produce(state, (d) => {
         delete d.contexts[event.data.ctx];
       });
+    case "iommufd.object.created":
+      return produce(state, (d) => {
+        const c = d.contexts[event.data.ctx];
+        if (c === undefined) return;
+        c.objects[event.data.id] = castDraft(objectOf(event.data));
+        if (event.data.kobj !== undefined) d.nextKobj = Math.max(d.nextKobj, event.data.kobj + 1);
+      });
+    case "iommufd.object.refs.set":
+      return produce(state, (d) => {
+        const o = d.contexts[event.data.ctx]?.objects[event.data.id];
+        if (o !== undefined) o.refs = castDraft(event.data.refs);
+      });
     case "iommufd.object.destroyed":
       return produce(state, (d) => {
         const c = d.contexts[event.data.ctx];
@@ -26,18 +52,6 @@ export function evolveIommufd(state: IommufdState, event: IommufdEvent): Iommufd
         delete c.objects[event.data.id];
         if (c.vfioIoas === event.data.id) delete c.vfioIoas;
       });
-    case "iommufd.object.created": {
-      const { ctx, id, type, kobj, refs } = event.data;
-      return produce(state, (d) => {
-        const c = d.contexts[ctx];
-        if (c === undefined) return;
-        c.objects[id] =
-          kobj === undefined
-            ? { id, type: type as ObjectType, refs }
-            : { id, type: type as ObjectType, refs, kobj };
-        if (kobj !== undefined) d.nextKobj = Math.max(d.nextKobj, kobj + 1);
-      });
-    }
     case "iommufd.accountMode.set":
       return produce(state, (d) => {
         const c = d.contexts[event.data.ctx];

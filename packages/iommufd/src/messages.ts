@@ -7,7 +7,15 @@ export type IommufdMessage = All;
 /** Commands decided by the iommufd subsystem. */
 export type IommufdCommand = Extract<
   All,
-  { type: "iommufd.open" | "iommufd.close" | "iommufd.destroy" | "iommufd.option.set" | "iommufd.ioas.alloc" }
+  {
+    type:
+      | "iommufd.open"
+      | "iommufd.close"
+      | "iommufd.destroy"
+      | "iommufd.option.set"
+      | "iommufd.ioas.alloc"
+      | "iommufd.selftest.mock_domain";
+  }
 >;
 /** Events the iommufd slice evolves on. */
 export type IommufdEvent = Exclude<All, IommufdCommand>;

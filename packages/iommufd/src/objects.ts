@@ -17,9 +17,13 @@ export function getContext(state: IommufdState, ctx: number): IommufdContext | E
   return state.contexts[ctx] ?? errno("EBADF", `context ${ctx} is not open`);
 }
 
-/** The lowest free object id of a context, or ENOSPC when all 2^31 − 1 are taken. */
-export function allocObjectId(ctx: IommufdContext): number | Errno {
-  for (let id = 1; id <= MAX_OBJECT_ID; id++) if (ctx.objects[id] === undefined) return id;
+/**
+ * The lowest free object id of a context (skipping `taken`, ids already
+ * chosen by the same command), or ENOSPC when all 2^31 − 1 are taken.
+ */
+export function allocObjectId(ctx: IommufdContext, taken: readonly number[] = []): number | Errno {
+  for (let id = 1; id <= MAX_OBJECT_ID; id++)
+    if (ctx.objects[id] === undefined && !taken.includes(id)) return id;
   return errno("ENOSPC", "object ids exhausted");
 }
 

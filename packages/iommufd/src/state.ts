@@ -37,6 +37,10 @@ export interface IommufdObject {
    * device keeps one until it unbinds (iommufd_device_bind()).
    */
   readonly external?: number;
+  /** A HWPT that auto-domain attach created (Linux hwpt_paging->auto_domain): destroyed with its last device. */
+  readonly autoDomain?: boolean;
+  /** HWPT alloc flags (IOMMU_HWPT_ALLOC_*), or a mock device's MOCK_FLAGS_DEVICE_*. */
+  readonly flags?: number;
 }
 
 /** One open file of /dev/iommu (Linux struct iommufd_ctx). */

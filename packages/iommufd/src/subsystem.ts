@@ -9,6 +9,7 @@ import { decideIoasAlloc } from "./ioas";
 import type { IommufdCommand, IommufdEvent } from "./messages";
 import { decideOptionSet } from "./option";
 import type { IommufdRoot, RootEvolve } from "./root";
+import { decideMockDomain } from "./selftest/mock-domain";
 import { INITIAL_IOMMUFD_STATE, type IommufdState } from "./state";
 
 /** What the iommufd subsystem needs from the system it is composed into. */
@@ -43,6 +44,8 @@ export function createIommufd(
           return decideOptionSet(root.iommufd, c.data.ctx, c.data.option, c.data.objectId, c.data.value);
         case "iommufd.ioas.alloc":
           return decideIoasAlloc(root, c.data.ctx, ctx) as IommufdEvent[];
+        case "iommufd.selftest.mock_domain":
+          return decideMockDomain(root, c.data, ctx) as IommufdEvent[];
       }
     },
     evolve: evolveIommufd,

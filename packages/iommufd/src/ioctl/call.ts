@@ -30,3 +30,14 @@ export function respond<R extends IommufdRoot>(call: IoctlCall<R>, value: Record
 export function ret(e: Errno | undefined): number {
   return e === undefined ? 0 : e.ret;
 }
+
+/**
+ * Write a little-endian u32 output field at byte `offset` of the caller's
+ * struct — only where the response rule copies back (below
+ * min(user size, kernel size)). For outputs inside unions, where
+ * re-encoding the whole struct could let another member win.
+ */
+export function respondU32<R extends IommufdRoot>(call: IoctlCall<R>, offset: number, value: number): void {
+  if (offset + 4 > Math.min(call.userSize, call.op.size, call.arg.length)) return;
+  new DataView(call.arg.buffer, call.arg.byteOffset, call.arg.byteLength).setUint32(offset, value, true);
+}

@@ -20,6 +20,7 @@ import {
   ioasOptionHugePages,
   ioasUnmap,
 } from "./ioas-handlers";
+import { testCmd } from "./selftest-handler";
 
 type Handler = (call: IoctlCall<IommufdRoot>) => number;
 
@@ -68,4 +69,5 @@ export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
   IOMMU_IOAS_COPY: ioasCopy,
   IOMMU_IOAS_ALLOW_IOVAS: ioasAllowIovas,
   IOMMU_IOAS_IOVA_RANGES: ioasIovaRanges,
+  IOMMU_TEST_CMD: testCmd,
 };

@@ -64,7 +64,24 @@ export const iommufdMessages = [
       type: Type.String({ description: "enum iommufd_object_type, lower case: ioas, hwpt_paging, device…" }),
       kobj: Type.Optional(UInt(31, "global id of the kernel object behind it (IOAS, domain, access)")),
       refs: Type.Array(ObjectId(), { description: "objects this one holds a users reference on" }),
+      external: Type.Optional(UInt(8, "users held by a driver (a bound device)")),
+      autoDomain: Type.Optional(Type.Boolean({ description: "HWPT allocated by auto-domain attach" })),
+      flags: Type.Optional(UInt(32, "HWPT alloc flags, or a mock device's MOCK_FLAGS_DEVICE_*")),
     }),
     "an object appeared in the context's table (iommufd_object_finalize)",
+  ),
+  event(
+    "iommufd.object.refs.set",
+    Type.Object({ ctx: Ctx, id: ObjectId(), refs: Type.Array(ObjectId()) }),
+    "an object now uses these objects (a device attached to or detached from a HWPT)",
+  ),
+  command(
+    "iommufd.selftest.mock_domain",
+    Type.Object({
+      ctx: Ctx,
+      ptId: UInt(32, "IOAS or HWPT object id"),
+      flags: UInt(32, "MOCK_FLAGS_DEVICE_*"),
+    }),
+    "IOMMU_TEST_OP_MOCK_DOMAIN(_FLAGS): a mock device, bound and attached (selftest.c iommufd_test_mock_domain)",
   ),
 ] as const satisfies readonly MessageDef[];

@@ -1,0 +1,87 @@
+/**
+ * IOMMU_TEST_CMD (Linux drivers/iommu/iommufd/selftest.c iommufd_test()):
+ * the selftest ops modelled so far — ADD_RESERVED, MOCK_DOMAIN,
+ * MOCK_DOMAIN_FLAGS, MD_CHECK_MAP, MD_CHECK_REFS. Any other op answers
+ * EOPNOTSUPP, as iommufd_test()'s default case does.
+ */
+import { type CheckRoot, mdCheckMap, mdCheckRefs } from "@iommu-sim/iopt";
+import { IOMMU_TEST_OP, isErrno, MOCK_IO_PAGE_SIZE } from "@iommu-sim/uapi";
+import { getObject } from "../objects";
+import type { IommufdRoot } from "../root";
+import { mockDomainIds } from "../selftest/mock-domain";
+import { type IoctlCall, respondU32, ret } from "./call";
+import { kobjOf } from "./resolve";
+
+type Call = IoctlCall<IommufdRoot>;
+const UNION = 16; // offset of the union in struct iommu_test_cmd
+const EINVAL = -22;
+const EOPNOTSUPP = -95;
+
+interface TestCmd {
+  op: number;
+  id: number;
+  add_reserved: { start: bigint; length: bigint };
+  mock_domain_flags: { dev_flags: number };
+  check_map: { iova: bigint; length: bigint; uptr: bigint };
+  check_refs: { length: bigint; uptr: bigint; refs: number };
+}
+
+function addReserved(call: Call, v: TestCmd): number {
+  const ioas = kobjOf(call.env.peek(), call.ctx, v.id, "ioas");
+  if (isErrno(ioas)) return ioas.ret;
+  const { start, length } = v.add_reserved;
+  const last = BigInt.asUintN(64, start + length - 1n);
+  const r = call.env.dispatch({ type: "ioas.reserve", data: { ioas, start, last, owner: 0 } });
+  return isErrno(r) ? r.ret : 0;
+}
+
+function mockDomain(call: Call, v: TestCmd, withFlags: boolean): number {
+  const flags = withFlags ? v.mock_domain_flags.dev_flags : 0;
+  const r = call.env.dispatch({
+    type: "iommufd.selftest.mock_domain",
+    data: { ctx: call.ctx, ptId: v.id, flags },
+  });
+  if (isErrno(r)) return r.ret;
+  const ids = mockDomainIds(r);
+  respondU32(call, UNION, ids.stdev);
+  respondU32(call, UNION + 4, ids.hwpt);
+  respondU32(call, UNION + 8, ids.idev);
+  return 0;
+}
+
+function checkMap(call: Call, v: TestCmd): number {
+  const root = call.env.peek();
+  const c = root.iommufd.contexts[call.ctx]!;
+  const hwpt = getObject(c, v.id, "hwpt_paging");
+  if (isErrno(hwpt)) return hwpt.ret;
+  const { iova, length, uptr } = v.check_map;
+  const io = BigInt(MOCK_IO_PAGE_SIZE);
+  if (iova % io !== 0n || length % io !== 0n || uptr % io !== 0n || uptr + length >= 1n << 64n) return EINVAL;
+  return ret(mdCheckMap(root as unknown as CheckRoot, hwpt.kobj!, iova, length, c.pid, uptr));
+}
+
+function checkRefs(call: Call, v: TestCmd): number {
+  const root = call.env.peek();
+  const pid = root.iommufd.contexts[call.ctx]!.pid;
+  const { uptr, length, refs } = v.check_refs;
+  return ret(mdCheckRefs(root as unknown as CheckRoot, pid, uptr, length, refs));
+}
+
+/** IOMMU_TEST_CMD: dispatch on `op`. */
+export function testCmd(call: Call): number {
+  const v = call.value as unknown as TestCmd;
+  switch (v.op) {
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_ADD_RESERVED:
+      return addReserved(call, v);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_MOCK_DOMAIN:
+      return mockDomain(call, v, false);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS:
+      return mockDomain(call, v, true);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_MAP:
+      return checkMap(call, v);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_REFS:
+      return checkRefs(call, v);
+    default:
+      return EOPNOTSUPP;
+  }
+}
