@@ -14,7 +14,9 @@ export type IommufdCommand = Extract<
       | "iommufd.destroy"
       | "iommufd.option.set"
       | "iommufd.ioas.alloc"
-      | "iommufd.selftest.mock_domain";
+      | "iommufd.selftest.mock_domain"
+      | "iommufd.selftest.mock_domain_replace"
+      | "iommufd.hwpt.alloc";
   }
 >;
 /** Events the iommufd slice evolves on. */

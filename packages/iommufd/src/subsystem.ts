@@ -5,11 +5,13 @@ import type { Subsystem } from "@iommu-sim/eventlog";
 import { decideClose, decideOpen } from "./context";
 import { decideDestroy } from "./destroy";
 import { evolveIommufd } from "./evolve";
+import { decideHwptAlloc } from "./hwpt-alloc";
 import { decideIoasAlloc } from "./ioas";
 import type { IommufdCommand, IommufdEvent } from "./messages";
 import { decideOptionSet } from "./option";
 import type { IommufdRoot, RootEvolve } from "./root";
 import { decideMockDomain } from "./selftest/mock-domain";
+import { decideMockDomainReplace } from "./selftest/replace";
 import { INITIAL_IOMMUFD_STATE, type IommufdState } from "./state";
 
 /** What the iommufd subsystem needs from the system it is composed into. */
@@ -46,6 +48,10 @@ export function createIommufd(
           return decideIoasAlloc(root, c.data.ctx, ctx) as IommufdEvent[];
         case "iommufd.selftest.mock_domain":
           return decideMockDomain(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.selftest.mock_domain_replace":
+          return decideMockDomainReplace(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.hwpt.alloc":
+          return decideHwptAlloc(root, c.data, ctx) as IommufdEvent[];
       }
     },
     evolve: evolveIommufd,

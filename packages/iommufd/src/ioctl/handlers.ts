@@ -11,6 +11,7 @@ import {
 } from "@iommu-sim/uapi";
 import type { IommufdRoot } from "../root";
 import { type IoctlCall, respond } from "./call";
+import { getHwInfo, hwptAlloc } from "./device-handlers";
 import {
   ioasAlloc,
   ioasAllowIovas,
@@ -70,4 +71,6 @@ export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
   IOMMU_IOAS_ALLOW_IOVAS: ioasAllowIovas,
   IOMMU_IOAS_IOVA_RANGES: ioasIovaRanges,
   IOMMU_TEST_CMD: testCmd,
+  IOMMU_HWPT_ALLOC: hwptAlloc,
+  IOMMU_GET_HW_INFO: getHwInfo,
 };

@@ -1,7 +1,7 @@
 /**
  * IOMMU_TEST_CMD (Linux drivers/iommu/iommufd/selftest.c iommufd_test()):
  * the selftest ops modelled so far — ADD_RESERVED, MOCK_DOMAIN,
- * MOCK_DOMAIN_FLAGS, MD_CHECK_MAP, MD_CHECK_REFS. Any other op answers
+ * MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS. Any other op answers
  * EOPNOTSUPP, as iommufd_test()'s default case does.
  */
 import { type CheckRoot, mdCheckMap, mdCheckRefs } from "@iommu-sim/iopt";
@@ -9,6 +9,7 @@ import { IOMMU_TEST_OP, isErrno, MOCK_IO_PAGE_SIZE } from "@iommu-sim/uapi";
 import { getObject } from "../objects";
 import type { IommufdRoot } from "../root";
 import { mockDomainIds } from "../selftest/mock-domain";
+import { replacedPtId } from "../selftest/replace";
 import { type IoctlCall, respondU32, ret } from "./call";
 import { kobjOf } from "./resolve";
 
@@ -22,6 +23,7 @@ interface TestCmd {
   id: number;
   add_reserved: { start: bigint; length: bigint };
   mock_domain_flags: { dev_flags: number };
+  mock_domain_replace: { pt_id: number };
   check_map: { iova: bigint; length: bigint; uptr: bigint };
   check_refs: { length: bigint; uptr: bigint; refs: number };
 }
@@ -46,6 +48,16 @@ function mockDomain(call: Call, v: TestCmd, withFlags: boolean): number {
   respondU32(call, UNION, ids.stdev);
   respondU32(call, UNION + 4, ids.hwpt);
   respondU32(call, UNION + 8, ids.idev);
+  return 0;
+}
+
+function mockDomainReplace(call: Call, v: TestCmd): number {
+  const r = call.env.dispatch({
+    type: "iommufd.selftest.mock_domain_replace",
+    data: { ctx: call.ctx, stdevId: v.id, ptId: v.mock_domain_replace.pt_id },
+  });
+  if (isErrno(r)) return r.ret;
+  respondU32(call, UNION, replacedPtId(call.env.peek(), call.ctx, v.id));
   return 0;
 }
 
@@ -77,6 +89,8 @@ export function testCmd(call: Call): number {
       return mockDomain(call, v, false);
     case IOMMU_TEST_OP.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS:
       return mockDomain(call, v, true);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE:
+      return mockDomainReplace(call, v);
     case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_MAP:
       return checkMap(call, v);
     case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_REFS:

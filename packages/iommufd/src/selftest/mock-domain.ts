@@ -15,7 +15,7 @@ import {
   MOCK_FLAGS_DEVICE_NO_DIRTY,
   MOCK_FLAGS_DEVICE_PASID,
 } from "@iommu-sim/uapi";
-import { autoDomainOn, decideHwptPagingAlloc } from "../hwpt";
+import { resolveAttachTarget } from "../attach";
 import { allocObjectId, getContext } from "../objects";
 import type { IommufdRoot } from "../root";
 
@@ -51,25 +51,10 @@ export function decideMockDomain(
     if (fail) return fail;
   }
   const deviceKobj = root.iommufd.nextKobj;
-  const events: Decided = [];
-  let hwptId = pt.id;
-  if (pt.type === "ioas") {
-    const reuse = autoDomainOn(context, pt.id);
-    if (reuse !== undefined) hwptId = reuse.id;
-    else {
-      const id = allocObjectId(context, [stdevId, idevId]);
-      if (isErrno(id)) return id;
-      hwptId = id;
-      const alloc = decideHwptPagingAlloc(
-        root,
-        c.ctx,
-        { hwptId, ioasId: pt.id, kobj: deviceKobj + 1, flags: 0, autoDomain: true },
-        ctx,
-      );
-      if (isErrno(alloc)) return alloc;
-      events.push(...alloc);
-    }
-  }
+  const target = resolveAttachTarget(root, context, c.ptId, [stdevId, idevId], deviceKobj + 1, ctx);
+  if (isErrno(target)) return target;
+  const hwptId = target.hwptId;
+  const events: Decided = [...target.events];
   events.push(
     {
       type: "iommufd.object.created",

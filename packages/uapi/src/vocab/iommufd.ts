@@ -84,4 +84,21 @@ export const iommufdMessages = [
     }),
     "IOMMU_TEST_OP_MOCK_DOMAIN(_FLAGS): a mock device, bound and attached (selftest.c iommufd_test_mock_domain)",
   ),
+  command(
+    "iommufd.selftest.mock_domain_replace",
+    Type.Object({ ctx: Ctx, stdevId: UInt(32), ptId: UInt(32, "IOAS or HWPT object id") }),
+    "IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE: move a mock device to another IOAS/HWPT (iommufd_device_replace)",
+  ),
+  command(
+    "iommufd.hwpt.alloc",
+    Type.Object({
+      ctx: Ctx,
+      devId: UInt(32),
+      ptId: UInt(32, "IOAS (paging) or paging HWPT (nested) object id"),
+      flags: UInt(32, "IOMMU_HWPT_ALLOC_*"),
+      dataType: UInt(32, "enum iommu_hwpt_data_type"),
+      dataLen: UInt(32, "bytes of driver data"),
+    }),
+    "IOMMU_HWPT_ALLOC (hw_pagetable.c iommufd_hwpt_alloc)",
+  ),
 ] as const satisfies readonly MessageDef[];

@@ -1,0 +1,66 @@
+/**
+ * IOMMU_HWPT_ALLOC (Linux hw_pagetable.c iommufd_hwpt_alloc and
+ * iommufd_hwpt_paging_alloc) for the drivers modelled so far (the selftest
+ * mock): a paging HWPT on an IOAS, attached to the IOAS (filled) but to no
+ * device; userspace destroys it.
+ */
+import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
+import {
+  type Errno,
+  errno,
+  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+  IOMMU_HWPT_ALLOC_NEST_PARENT,
+  IOMMU_HWPT_ALLOC_PASID,
+  IOMMU_HWPT_DATA_NONE,
+  isErrno,
+  MOCK_FLAGS_DEVICE_NO_DIRTY,
+} from "@iommu-sim/uapi";
+import { decideHwptPagingAlloc } from "./hwpt";
+import { allocObjectId, getContext, getObject } from "./objects";
+import type { IommufdRoot } from "./root";
+
+type Decided = { type: string; data: unknown }[];
+
+/** Flags the mock driver's domain_alloc_paging_flags() accepts (selftest.c PAGING_FLAGS). */
+const MOCK_PAGING_FLAGS =
+  IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_ALLOC_PASID;
+
+/**
+ * Errors, in Linux's order: EINVAL data_type NONE with data_len ≠ 0 or a
+ * type without data; ENOENT no device `devId` or no object `ptId`;
+ * EOPNOTSUPP flags the driver does not take, DIRTY_TRACKING on a device
+ * without the capability, driver data on a paging HWPT, or a nested HWPT
+ * (not modelled yet); EINVAL a `ptId` that is neither an IOAS nor a paging
+ * HWPT; the IOAS attach's errors (EADDRINUSE…); ENOMEM at fault points.
+ */
+export function decideHwptAlloc(
+  root: IommufdRoot,
+  c: { ctx: number; devId: number; ptId: number; flags: number; dataType: number; dataLen: number },
+  ctx: SubsystemDecideContext<IommufdRoot>,
+): Decided | Errno {
+  const context = getContext(root.iommufd, c.ctx);
+  if (isErrno(context)) return context;
+  if ((c.dataType === IOMMU_HWPT_DATA_NONE) !== (c.dataLen === 0)) {
+    return errno("EINVAL", "data_len must be 0 exactly when data_type is NONE");
+  }
+  const dev = getObject(context, c.devId, "device");
+  if (isErrno(dev)) return dev;
+  const pt = context.objects[c.ptId];
+  if (pt === undefined) return errno("ENOENT", `no object ${c.ptId}`);
+  if (pt.type === "hwpt_paging") return errno("EOPNOTSUPP", "nested HWPTs are not modelled yet");
+  if (pt.type !== "ioas") return errno("EINVAL", `object ${c.ptId} is a ${pt.type}`);
+  if ((c.flags & ~MOCK_PAGING_FLAGS) !== 0)
+    return errno("EOPNOTSUPP", "flags the mock driver does not support");
+  if (c.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING && (dev.flags ?? 0) & MOCK_FLAGS_DEVICE_NO_DIRTY) {
+    return errno("EOPNOTSUPP", "the device cannot track dirty pages");
+  }
+  if (c.dataLen !== 0) return errno("EOPNOTSUPP", "paging HWPTs take no driver data");
+  const hwptId = allocObjectId(context);
+  if (isErrno(hwptId)) return hwptId;
+  return decideHwptPagingAlloc(
+    root,
+    c.ctx,
+    { hwptId, ioasId: pt.id, kobj: root.iommufd.nextKobj, flags: c.flags, autoDomain: false },
+    ctx,
+  );
+}

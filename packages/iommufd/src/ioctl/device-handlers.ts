@@ -1,0 +1,98 @@
+/**
+ * Device and HWPT ioctls: IOMMU_HWPT_ALLOC (hw_pagetable.c) and
+ * IOMMU_GET_HW_INFO (device.c iommufd_get_hw_info) for the drivers
+ * modelled so far (the selftest mock).
+ */
+import {
+  IOMMU_HW_CAP_DIRTY_TRACKING,
+  IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+  IOMMU_HW_INFO_SELFTEST_REGVAL,
+  IOMMU_HW_INFO_TYPE_DEFAULT,
+  IOMMU_HW_INFO_TYPE_SELFTEST,
+  isErrno,
+  MOCK_FLAGS_DEVICE_NO_DIRTY,
+  MOCK_FLAGS_DEVICE_PASID,
+  MOCK_PASID_WIDTH,
+} from "@iommu-sim/uapi";
+import { getObject } from "../objects";
+import type { IommufdRoot } from "../root";
+import { type IoctlCall, respond } from "./call";
+
+type Call = IoctlCall<IommufdRoot>;
+const EOPNOTSUPP = -95;
+
+/** IOMMU_HWPT_ALLOC → out_hwpt_id. */
+export function hwptAlloc(call: Call): number {
+  const v = call.value as {
+    flags: number;
+    dev_id: number;
+    pt_id: number;
+    data_type: number;
+    data_len: number;
+  };
+  const r = call.env.dispatch({
+    type: "iommufd.hwpt.alloc",
+    data: {
+      ctx: call.ctx,
+      devId: v.dev_id,
+      ptId: v.pt_id,
+      flags: v.flags,
+      dataType: v.data_type,
+      dataLen: v.data_len,
+    },
+  });
+  if (isErrno(r)) return r.ret;
+  const created = r.find((e) => e.type === "iommufd.object.created")!.data as { id: number };
+  respond(call, { ...call.value, out_hwpt_id: created.id });
+  return 0;
+}
+
+/**
+ * The mock's hw_info (selftest.c mock_domain_hw_info): struct
+ * iommu_test_hw_info {u32 flags = 0; u32 test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL},
+ * type IOMMU_HW_INFO_TYPE_SELFTEST; another requested type → EOPNOTSUPP.
+ */
+function mockHwInfo(inType: number): Uint8Array | undefined {
+  if (inType !== IOMMU_HW_INFO_TYPE_DEFAULT && inType !== IOMMU_HW_INFO_TYPE_SELFTEST) return undefined;
+  const data = new Uint8Array(8);
+  new DataView(data.buffer).setUint32(4, IOMMU_HW_INFO_SELFTEST_REGVAL, true);
+  return data;
+}
+
+/**
+ * IOMMU_GET_HW_INFO: copies min(data_len, driver data size) bytes to
+ * data_uptr and zeroes the rest of the caller's buffer (EFAULT if it cannot
+ * be written), then answers data_len, out_data_type, out_capabilities and
+ * out_max_pasid_log2.
+ */
+export function getHwInfo(call: Call): number {
+  const v = call.value as {
+    flags: number;
+    dev_id: number;
+    data_len: number;
+    data_uptr: bigint;
+    in_data_type: number;
+  };
+  const inType = v.flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE ? v.in_data_type : IOMMU_HW_INFO_TYPE_DEFAULT;
+  const c = call.env.peek().iommufd.contexts[call.ctx]!;
+  const dev = getObject(c, v.dev_id, "device");
+  if (isErrno(dev)) return dev.ret;
+  const data = mockHwInfo(inType);
+  if (data === undefined) return EOPNOTSUPP;
+  if (v.data_len > 0) {
+    const out = new Uint8Array(v.data_len);
+    out.set(data.subarray(0, Math.min(v.data_len, data.length)));
+    const e = call.env.user.write(v.data_uptr, out);
+    if (e) return e.ret;
+  }
+  const flags = dev.flags ?? 0;
+  respond(call, {
+    ...call.value,
+    data_len: data.length,
+    in_data_type: IOMMU_HW_INFO_TYPE_SELFTEST,
+    out_data_type: IOMMU_HW_INFO_TYPE_SELFTEST,
+    out_capabilities: flags & MOCK_FLAGS_DEVICE_NO_DIRTY ? 0n : BigInt(IOMMU_HW_CAP_DIRTY_TRACKING),
+    out_max_pasid_log2: flags & MOCK_FLAGS_DEVICE_PASID ? MOCK_PASID_WIDTH : 0,
+  });
+  return 0;
+}

@@ -1,0 +1,57 @@
+/**
+ * IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE (Linux selftest.c
+ * iommufd_test_mock_domain_replace → device.c iommufd_device_replace): move
+ * the selftest object's device to another IOAS (auto domain) or paging
+ * HWPT in one step; an auto-domain HWPT it leaves without devices goes.
+ */
+import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
+import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
+import { resolveAttachTarget } from "../attach";
+import { destroyEffects } from "../destroy-hooks";
+import { getContext, getObject, usersOf } from "../objects";
+import type { IommufdRoot } from "../root";
+
+type Decided = { type: string; data: unknown }[];
+
+/**
+ * Errors: ENOENT no selftest object `stdevId` or no object `ptId`; EINVAL a
+ * `ptId` of another type, or a device that is not attached; a new HWPT's errors.
+ * Events: [new HWPT], the device's refs, [the old auto domain's destruction].
+ * Replacing with the current HWPT changes nothing (no events).
+ */
+export function decideMockDomainReplace(
+  root: IommufdRoot,
+  c: { ctx: number; stdevId: number; ptId: number },
+  ctx: SubsystemDecideContext<IommufdRoot>,
+): Decided | Errno {
+  const context = getContext(root.iommufd, c.ctx);
+  if (isErrno(context)) return context;
+  const sobj = getObject(context, c.stdevId, "selftest");
+  if (isErrno(sobj)) return sobj;
+  const idev = context.objects[sobj.refs[0]!]!;
+  const oldId = idev.refs[0];
+  if (oldId === undefined) return errno("EINVAL", "the device is not attached");
+  const target = resolveAttachTarget(root, context, c.ptId, [], root.iommufd.nextKobj, ctx);
+  if (isErrno(target)) return target;
+  if (target.hwptId === oldId) return [];
+  const events: Decided = [
+    ...target.events,
+    { type: "iommufd.object.refs.set", data: { ctx: c.ctx, id: idev.id, refs: [target.hwptId] } },
+  ];
+  const old = context.objects[oldId]!;
+  if (old.autoDomain === true && usersOf(context, oldId).every((u) => u === idev.id)) {
+    const effects = destroyEffects(root, c.ctx, old);
+    if (isErrno(effects)) return effects;
+    events.push(...effects, {
+      type: "iommufd.object.destroyed",
+      data: { ctx: c.ctx, id: oldId, type: old.type },
+    });
+  }
+  return events;
+}
+
+/** The HWPT id a replace answers with (pt_id out): the device's new attachment. */
+export function replacedPtId(root: IommufdRoot, ctxId: number, stdevId: number): number {
+  const c = root.iommufd.contexts[ctxId]!;
+  return c.objects[c.objects[stdevId]!.refs[0]!]!.refs[0]!;
+}
