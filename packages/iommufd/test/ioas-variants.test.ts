@@ -7,7 +7,7 @@
  * Struct offsets: include/uapi/linux/iommufd.h and iommufd_test.h (v6.17).
  */
 import { stateHash } from "@iommu-sim/eventlog";
-import { IOMMU_IOCTL, IOMMU_TEST_OP, isErrno, MOCK_APERTURE_START } from "@iommu-sim/uapi";
+import { IOMMU_TEST_OP, isErrno, MOCK_APERTURE_START } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
 import { Fixture } from "./fixture";
 
@@ -18,7 +18,6 @@ const EBUSY = -16;
 const EEXIST = -17;
 const EADDRINUSE = -98;
 const EINVAL = -22;
-const TEST_CMD_SIZE = 72;
 
 describe.each([
   ["no_domain", 0],
