@@ -52,6 +52,13 @@ export function evolveIommufd(state: IommufdState, event: IommufdEvent): Iommufd
         delete c.objects[event.data.id];
         if (c.vfioIoas === event.data.id) delete c.vfioIoas;
       });
+    case "iommufd.vfioIoas.set":
+      return produce(state, (d) => {
+        const c = d.contexts[event.data.ctx];
+        if (c === undefined) return;
+        if (event.data.ioasId === 0) delete c.vfioIoas;
+        else c.vfioIoas = event.data.ioasId;
+      });
     case "iommufd.accountMode.set":
       return produce(state, (d) => {
         const c = d.contexts[event.data.ctx];

@@ -4,6 +4,8 @@
  * HW page tables, fault queues and Linux's selftest mock driver (Linux
  * drivers/iommu/iommufd).
  */
+
+export { type AttachTarget, resolveAttachTarget } from "./attach";
 export { decideClose, decideOpen } from "./context";
 export { decideDestroy } from "./destroy";
 export { destroyEffects } from "./destroy-hooks";
@@ -13,6 +15,7 @@ export { type IoctlCall, respond, ret } from "./ioctl/call";
 export { iommufdIoctl } from "./ioctl/dispatch";
 export type { IoctlEnv, UserMemory } from "./ioctl/env";
 export { type LogAccess, processMemory } from "./ioctl/process-memory";
+export { kobjOf } from "./ioctl/resolve";
 export type { IommufdCommand, IommufdEvent, IommufdMessage } from "./messages";
 export { allocObjectId, getContext, getObject, leafFirstOrder, MAX_OBJECT_ID, usersOf } from "./objects";
 export { decideOptionSet } from "./option";
@@ -40,3 +43,4 @@ export {
 } from "./state";
 export { createIommufd, type IommufdOptions } from "./subsystem";
 export { createSystem, createSystemLog, type SystemState } from "./system";
+export { compatIoas, decideVfioIoasSet } from "./vfio-ioas";

@@ -16,7 +16,8 @@ export type IommufdCommand = Extract<
       | "iommufd.ioas.alloc"
       | "iommufd.selftest.mock_domain"
       | "iommufd.selftest.mock_domain_replace"
-      | "iommufd.hwpt.alloc";
+      | "iommufd.hwpt.alloc"
+      | "iommufd.vfio_ioas.set";
   }
 >;
 /** Events the iommufd slice evolves on. */

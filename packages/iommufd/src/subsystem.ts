@@ -13,6 +13,7 @@ import type { IommufdRoot, RootEvolve } from "./root";
 import { decideMockDomain } from "./selftest/mock-domain";
 import { decideMockDomainReplace } from "./selftest/replace";
 import { INITIAL_IOMMUFD_STATE, type IommufdState } from "./state";
+import { decideVfioIoasSet } from "./vfio-ioas";
 
 /** What the iommufd subsystem needs from the system it is composed into. */
 export interface IommufdOptions {
@@ -52,6 +53,8 @@ export function createIommufd(
           return decideMockDomainReplace(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.hwpt.alloc":
           return decideHwptAlloc(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.vfio_ioas.set":
+          return decideVfioIoasSet(root, c.data.ctx, c.data.ioasId);
       }
     },
     evolve: evolveIommufd,

@@ -20,6 +20,7 @@ import {
   ioasMap,
   ioasOptionHugePages,
   ioasUnmap,
+  vfioIoas,
 } from "./ioas-handlers";
 import { testCmd } from "./selftest-handler";
 
@@ -73,4 +74,5 @@ export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
   IOMMU_TEST_CMD: testCmd,
   IOMMU_HWPT_ALLOC: hwptAlloc,
   IOMMU_GET_HW_INFO: getHwInfo,
+  IOMMU_VFIO_IOAS: vfioIoas,
 };

@@ -4,8 +4,15 @@
  * ioas.c checks before calling into io_pagetable.c (iopt), in its order.
  */
 import { iovaRanges, mappedIova, unmappedLength } from "@iommu-sim/iopt";
-import { type Errno, isErrno } from "@iommu-sim/uapi";
+import {
+  type Errno,
+  IOMMU_VFIO_IOAS_CLEAR,
+  IOMMU_VFIO_IOAS_GET,
+  IOMMU_VFIO_IOAS_SET,
+  isErrno,
+} from "@iommu-sim/uapi";
 import type { IommufdRoot } from "../root";
+import { compatIoas } from "../vfio-ioas";
 import { type IoctlCall, respond, ret } from "./call";
 import { kobjOf } from "./resolve";
 
@@ -162,4 +169,28 @@ export function ioasOptionHugePages(call: Call, op: "get" | "set", objectId: num
 
 function errOf(r: readonly unknown[] | Errno): Errno | undefined {
   return isErrno(r) ? r : undefined;
+}
+
+/**
+ * IOMMU_VFIO_IOAS (vfio_compat.c iommufd_vfio_ioas): op GET answers the
+ * compat IOAS id (ENODEV when none), SET makes ioas_id the compat IOAS
+ * (ENOENT unless an IOAS), CLEAR unsets it; another op → EOPNOTSUPP.
+ */
+export function vfioIoas(call: Call): number {
+  const v = call.value as { ioas_id: number; op: number };
+  switch (v.op) {
+    case IOMMU_VFIO_IOAS_GET: {
+      const id = compatIoas(call.env.peek(), call.ctx);
+      if (isErrno(id)) return id.ret;
+      respond(call, { ...call.value, ioas_id: id });
+      return 0;
+    }
+    case IOMMU_VFIO_IOAS_SET:
+    case IOMMU_VFIO_IOAS_CLEAR: {
+      const ioasId = v.op === IOMMU_VFIO_IOAS_SET ? v.ioas_id : 0;
+      return ret(errOf(dispatch(call, { type: "iommufd.vfio_ioas.set", data: { ctx: call.ctx, ioasId } })));
+    }
+    default:
+      return -95; // EOPNOTSUPP
+  }
 }

@@ -101,4 +101,14 @@ export const iommufdMessages = [
     }),
     "IOMMU_HWPT_ALLOC (hw_pagetable.c iommufd_hwpt_alloc)",
   ),
+  command(
+    "iommufd.vfio_ioas.set",
+    Type.Object({ ctx: Ctx, ioasId: UInt(32, "IOAS object id; 0 clears") }),
+    "IOMMU_VFIO_IOAS SET/CLEAR: choose the IOAS the VFIO compat ioctls use (vfio_compat.c iommufd_vfio_ioas)",
+  ),
+  event(
+    "iommufd.vfioIoas.set",
+    Type.Object({ ctx: Ctx, ioasId: UInt(32, "0 = none") }),
+    "the context's compat IOAS changed",
+  ),
 ] as const satisfies readonly MessageDef[];
