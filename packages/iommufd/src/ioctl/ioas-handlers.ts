@@ -187,6 +187,8 @@ export function vfioIoas(call: Call): number {
     }
     case IOMMU_VFIO_IOAS_SET:
     case IOMMU_VFIO_IOAS_CLEAR: {
+      // object ids start at 1, so SET of id 0 is a failed lookup (0 means CLEAR in the command)
+      if (v.op === IOMMU_VFIO_IOAS_SET && v.ioas_id === 0) return -2; // ENOENT
       const ioasId = v.op === IOMMU_VFIO_IOAS_SET ? v.ioas_id : 0;
       return ret(errOf(dispatch(call, { type: "iommufd.vfio_ioas.set", data: { ctx: call.ctx, ioasId } })));
     }
