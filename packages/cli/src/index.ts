@@ -1,2 +1,35 @@
-/** @packageDocumentation `iommu-sim`: run, replay, rerun, inspect, serve and exec unmodified C programs against the model. */
-export {};
+/**
+ * @packageDocumentation
+ * `iommu-sim`: run unmodified C programs against the model (exec, serve:
+ * a UNIX-socket daemon + an LD_PRELOAD shim), and replay, rerun and inspect
+ * logs. The Node edge of iommu-sim: nothing imports this package except
+ * tools built on it.
+ */
+export { main, USAGE } from "./cli";
+export { type ExecOptions, type ExecResult, runExec } from "./commands/exec";
+export { type ServeOptions, type Serving, startServe } from "./commands/serve";
+export {
+  type Caller,
+  DEVICE_NAMESPACE,
+  type DeviceDriver,
+  DriverRegistry,
+  type OpenFile,
+  POLLERR,
+  POLLIN,
+  POLLOUT,
+  pathMatches,
+} from "./daemon/driver";
+export { FileTable } from "./daemon/files";
+export { ProcMemory } from "./daemon/memory";
+export { MSG, PROTOCOL_VERSION } from "./daemon/protocol";
+export { type Daemon, type DaemonOptions, startDaemon } from "./daemon/server";
+export { iommufdDriver, type ModelPort } from "./drivers/iommufd";
+export { EXIT_USAGE, UsageError } from "./errors";
+export { type LogRecorder, recordLog } from "./log-file";
+export { type InspectResult, inspectLog } from "./logs/inspect";
+export { type ReplayResult, replayLog } from "./logs/replay";
+export { type Divergence, type RerunResult, rerunLog } from "./logs/rerun";
+export { SLICE_SUMMARIES, summarise } from "./logs/summary";
+export { createModel, createModelLog, type Model, type ModelEventLog, type RootState } from "./model";
+export { loadPlatform } from "./platform-file";
+export { buildShim, ShimBuildError, shimCacheDir, shimSourcePath } from "./shim/build";

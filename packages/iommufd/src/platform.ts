@@ -125,8 +125,9 @@ export function rid(bus: number, dev: number, fn: number): number {
 
 /**
  * The default machine (the demo's): 8 GiB of RAM; a VT-d unit with a
- * PASID/PRI/ATS-capable accelerator and an untrusted NIC behind an external
- * port, each alone in its group; an SMMUv3 with a PRI-capable device.
+ * PASID/PRI/ATS-capable accelerator and an untrusted PASID-capable NIC
+ * behind an external port, each alone in its group; an SMMUv3 with a
+ * PRI-capable device.
  */
 export const DEFAULT_PLATFORM: Platform = Object.freeze({
   memoryBytes: "0x200000000",
@@ -145,7 +146,7 @@ export const DEFAULT_PLATFORM: Platform = Object.freeze({
       ats: true,
       trusted: true,
     },
-    { name: "nic0", iommu: "vtd0", rid: rid(3, 0, 0), group: 2, trusted: false },
+    { name: "nic0", iommu: "vtd0", rid: rid(3, 0, 0), group: 2, pasidBits: 20, trusted: false },
     {
       name: "gpu0",
       iommu: "smmu0",

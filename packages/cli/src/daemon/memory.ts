@@ -1,0 +1,113 @@
+/**
+ * A real process's memory, read and written through /proc/<pid>/mem: the
+ * `UserMemory` behind every pointer in an ioctl struct of a program run
+ * under `iommu-sim exec`, and later the pages device DMA reaches.
+ *
+ * Access needs ptrace-read rights on the process (Linux
+ * fs/proc/base.c mem_open → mm_access(PTRACE_MODE_ATTACH)): root, or
+ * CAP_SYS_PTRACE, or an ancestor under Yama ptrace_scope ≤ 1. Writes go
+ * through FOLL_FORCE, so unlike copy_to_user they also reach read-only
+ * pages; callers only write back what the kernel would.
+ */
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import type { UserMemory } from "@iommu-sim/iommufd";
+import { type Errno, errno } from "@iommu-sim/uapi";
+
+/** The largest single transfer (1 GiB); larger ones are refused with ENOMEM rather than buffered. */
+const MAX_TRANSFER = 1 << 30;
+/** /proc/<pid>/mem offsets are loff_t: addresses from 2^63 up are not user addresses. */
+const MAX_VA = (1n << 63n) - 1n;
+
+/**
+ * fs.writeSync takes a number position (a bigint one fails with EIO on
+ * Node 20), so writes reach VAs below 2^53 — every user address on x86-64
+ * and arm64 with 4- or 5-level paging except the top of a 57-bit space.
+ */
+const MAX_WRITE_VA = BigInt(Number.MAX_SAFE_INTEGER);
+
+function outOfRange(va: bigint, length: number): boolean {
+  return va < 0n || va + BigInt(length) > MAX_VA;
+}
+
+/** /proc/<pid>/mem of one process, opened once. */
+export class ProcMemory implements UserMemory {
+  private fd: number;
+
+  private constructor(
+    readonly pid: number,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  /**
+   * Open /proc/<pid>/mem read-write.
+   * @returns the memory, or an Errno: EACCES/EPERM when the daemon lacks
+   *   the right to trace `pid` (its reason says what to do), ESRCH when no
+   *   such process exists.
+   */
+  static open(pid: number): ProcMemory | Errno {
+    try {
+      return new ProcMemory(pid, openSync(`/proc/${pid}/mem`, "r+"));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EACCES" || code === "EPERM") {
+        return errno(
+          code,
+          `cannot open /proc/${pid}/mem (${code}): the iommu-sim daemon must run as root (or with CAP_SYS_PTRACE) to reach the program's memory`,
+        );
+      }
+      if (code === "ENOENT") return errno("ESRCH", `no process ${pid}`);
+      return errno("EIO", `cannot open /proc/${pid}/mem: ${(e as Error).message}`);
+    }
+  }
+
+  /** Copy `length` bytes from user VA `va` (copy_from_user); EFAULT where unmapped. */
+  read(va: bigint, length: number): Uint8Array | Errno {
+    if (length > MAX_TRANSFER) return errno("ENOMEM", `read of ${length} bytes`);
+    if (outOfRange(va, length)) return errno("EFAULT", `0x${va.toString(16)} is not a user address`);
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        n = readSync(this.fd, out, done, length - done, va + BigInt(done));
+      } catch {
+        return errno("EFAULT", `unreadable user memory at 0x${(va + BigInt(done)).toString(16)}`);
+      }
+      if (n === 0) return errno("EFAULT", `unreadable user memory at 0x${(va + BigInt(done)).toString(16)}`);
+      done += n;
+    }
+    return out;
+  }
+
+  /** Copy `bytes` to user VA `va` (copy_to_user); EFAULT where unmapped. */
+  write(va: bigint, bytes: Uint8Array): Errno | undefined {
+    if (outOfRange(va, bytes.length) || va + BigInt(bytes.length) > MAX_WRITE_VA) {
+      return errno("EFAULT", `0x${va.toString(16)} is not a user address`);
+    }
+    let done = 0;
+    while (done < bytes.length) {
+      let n: number;
+      try {
+        n = writeSync(this.fd, bytes, done, bytes.length - done, Number(va) + done);
+      } catch {
+        return errno("EFAULT", `unwritable user memory at 0x${(va + BigInt(done)).toString(16)}`);
+      }
+      if (n === 0) return errno("EFAULT", `unwritable user memory at 0x${(va + BigInt(done)).toString(16)}`);
+      done += n;
+    }
+    return undefined;
+  }
+
+  /** Close the file (the process exited or disconnected). */
+  close(): void {
+    if (this.fd < 0) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already gone with the process
+    }
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * One client connection = one process (the pid its HELLO names, proven by
+ * reading the HELLO's nonce back from that process's memory). The session
+ * answers one request frame at a time; see protocol.ts for the frames.
+ *
+ * Robustness: nothing a client sends can throw out of `handle` — short
+ * bodies answer −EPROTO, unknown types −ENOSYS, a bad frame length or a
+ * request before HELLO ends the connection, and an exception inside the
+ * model is caught, reported through `onInternalError` and answered −EIO.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { isErrno } from "@iommu-sim/uapi";
+import type { Caller, DriverRegistry, OpenFile } from "./driver";
+import { DEVICE_NAMESPACE, POLLERR, POLLIN, POLLOUT } from "./driver";
+import type { FileTable } from "./files";
+import { ProcMemory } from "./memory";
+import { decodeHello, encodeHelloReply, encodeResult, type Frame, MSG, PROTOCOL_VERSION } from "./protocol";
+
+const ENOENT = -2;
+const EBADF = -9;
+const EINVAL = -22;
+const ENOSYS = -38;
+const EPROTO = -71;
+const EIO = -5;
+/** Linux MAX_RW_COUNT: a read/write moves at most INT_MAX rounded down to a page. */
+const MAX_RW_COUNT = 0x7fff_f000;
+/** poll.h: POLLHUP, POLLNVAL, POLLRDNORM, POLLWRNORM. */
+const POLLHUP = 0x010;
+const POLLNVAL = 0x020;
+const DEFAULT_POLLMASK = POLLIN | POLLOUT | 0x040 | 0x100;
+
+/** What sessions of one daemon share. */
+export interface SessionShared {
+  readonly registry: DriverRegistry;
+  readonly files: FileTable;
+  /** Files held for forked children until they claim them, by token. */
+  readonly forks: Map<bigint, PendingFork>;
+  /** A bug in the model or a driver (an exception); the request is answered −EIO. */
+  onInternalError(error: unknown): void;
+}
+
+/**
+ * Files a forking process had, held for its child until the child's HELLO
+ * claims them. `child` is set by FORK_DONE; `parentGone` once the forking
+ * connection has ended.
+ */
+export interface PendingFork {
+  readonly ids: readonly number[];
+  child?: number;
+  parentGone: boolean;
+  readonly owner: Session;
+}
+
+/** Whether `pid` is a live process (not gone, not a zombie). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Drop the pending forks nobody can claim any more: the forking process is
+ * gone and its child is unknown (it never said FORK_DONE) or dead.
+ */
+function sweepForks(shared: SessionShared): void {
+  for (const [token, f] of shared.forks) {
+    if (!f.parentGone || (f.child !== undefined && alive(f.child))) continue;
+    shared.forks.delete(token);
+    for (const id of f.ids) shared.files.drop(id);
+  }
+}
+
+/** What a handled frame asks the connection to do. */
+export type Reply = { readonly send: Uint8Array; readonly close?: boolean } | { readonly close: true };
+
+/** The state of one connection. */
+export class Session {
+  private caller: (Caller & { memory: ProcMemory }) | undefined;
+  private readonly held = new Set<number>();
+
+  constructor(private readonly shared: SessionShared) {}
+
+  /** The pid this connection speaks for (after HELLO). */
+  get pid(): number | undefined {
+    return this.caller?.pid;
+  }
+
+  /** Answer one frame. Never throws. */
+  handle(frame: Frame): Reply {
+    try {
+      if (this.caller === undefined) return frame.type === MSG.HELLO ? this.hello(frame) : { close: true };
+      return { send: encodeResult(frame.type, frame.tag, this.request(frame, this.caller)) };
+    } catch (e) {
+      this.shared.onInternalError(e);
+      return this.caller === undefined ? { close: true } : { send: encodeResult(frame.type, frame.tag, EIO) };
+    }
+  }
+
+  /** The process went away (exit, or the connection closed): let go of everything it held. */
+  end(): void {
+    for (const id of this.held) this.safely(() => this.shared.files.drop(id));
+    this.held.clear();
+    for (const f of this.shared.forks.values()) if (f.owner === this) f.parentGone = true;
+    this.safely(() => sweepForks(this.shared));
+    this.caller?.memory.close();
+    this.caller = undefined;
+  }
+
+  private safely(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.shared.onInternalError(e);
+    }
+  }
+
+  /** HELLO: prove the pid, open its memory, claim a fork token's files, answer the namespace. */
+  private hello(frame: Frame): Reply {
+    const fail = (status: number, reason: string): Reply => ({
+      send: encodeHelloReply(frame.tag, status, reason, []),
+      close: true,
+    });
+    const h = decodeHello(frame.body);
+    if (h === undefined) return fail(EPROTO, "HELLO too short");
+    if (h.version !== PROTOCOL_VERSION) {
+      return fail(EPROTO, `protocol version ${h.version}; this daemon speaks ${PROTOCOL_VERSION}`);
+    }
+    const memory = ProcMemory.open(h.pid);
+    if (isErrno(memory)) return fail(memory.ret, memory.reason ?? memory.name);
+    // The nonce proves the client speaks for `pid`: it is in that process's memory.
+    const seen = memory.read(h.nonceVa, h.nonce.length);
+    if (isErrno(seen) || !seen.every((b, i) => b === h.nonce[i])) {
+      memory.close();
+      return fail(-1 /* EPERM */, `pid ${h.pid} does not hold the HELLO nonce: not the caller's pid`);
+    }
+    this.caller = { pid: h.pid, memory };
+    if (h.forkToken !== 0n) {
+      const inherited = this.shared.forks.get(h.forkToken);
+      this.shared.forks.delete(h.forkToken);
+      for (const id of inherited?.ids ?? []) this.held.add(id);
+    }
+    return { send: encodeHelloReply(frame.tag, 0, "", DEVICE_NAMESPACE) };
+  }
+
+  /** Any request after HELLO: its `i64` result (≥ 0) or −errno. */
+  private request(frame: Frame, caller: Caller): number | bigint {
+    const b = frame.body;
+    const dv = new DataView(b.buffer, b.byteOffset, b.length);
+    const need = (n: number) => b.length >= n;
+    switch (frame.type) {
+      case MSG.OPEN:
+        return need(8) ? this.open(dv.getUint32(0, true), b.subarray(8), caller) : EPROTO;
+      case MSG.CLOSE: {
+        if (!need(4)) return EPROTO;
+        const id = dv.getUint32(0, true);
+        if (!this.held.delete(id)) return EBADF;
+        this.shared.files.drop(id);
+        return 0;
+      }
+      case MSG.IOCTL: {
+        if (!need(16)) return EPROTO;
+        const file = this.file(dv.getUint32(0, true));
+        return file === undefined
+          ? EBADF
+          : file.ioctl(caller, dv.getUint32(4, true), dv.getBigUint64(8, true));
+      }
+      case MSG.READ:
+      case MSG.WRITE: {
+        if (!need(24)) return EPROTO;
+        const file = this.file(dv.getUint32(0, true));
+        if (file === undefined) return EBADF;
+        const buf = dv.getBigUint64(8, true);
+        const raw = dv.getBigUint64(16, true);
+        const count = raw > BigInt(MAX_RW_COUNT) ? MAX_RW_COUNT : Number(raw);
+        const op = frame.type === MSG.READ ? file.read : file.write;
+        return op === undefined ? EINVAL : op.call(file, caller, buf, count);
+      }
+      case MSG.POLL: {
+        if (!need(4)) return EPROTO;
+        const file = this.file(dv.getUint32(0, true));
+        if (file === undefined) return POLLNVAL;
+        const events = b.length >= 6 ? dv.getUint16(4, true) : 0;
+        const mask = file.poll?.(events) ?? DEFAULT_POLLMASK;
+        return mask & (events | POLLERR | POLLHUP);
+      }
+      case MSG.FORK: {
+        // Unguessable, so that no other client can claim this process's
+        // files; positive as an i64 reply (62 random bits, never 0).
+        const token = (randomBytes(8).readBigUInt64LE() >> 2n) | 1n;
+        const ids = [...this.held];
+        for (const id of ids) this.shared.files.hold(id);
+        this.shared.forks.set(token, { ids, parentGone: false, owner: this });
+        return token;
+      }
+      case MSG.FORK_CANCEL: {
+        if (!need(8)) return EPROTO;
+        const token = dv.getBigUint64(0, true);
+        const f = this.shared.forks.get(token);
+        if (f === undefined || f.owner !== this) return 0;
+        this.shared.forks.delete(token);
+        for (const id of f.ids) this.shared.files.drop(id);
+        return 0;
+      }
+      case MSG.FORK_DONE: {
+        if (!need(12)) return EPROTO;
+        const f = this.shared.forks.get(dv.getBigUint64(0, true));
+        if (f !== undefined && f.owner === this) f.child = dv.getUint32(8, true);
+        return 0;
+      }
+      default:
+        return ENOSYS;
+    }
+  }
+
+  /** The open file `id` if this process holds it (else it is not this process's: EBADF). */
+  private file(id: number): OpenFile | undefined {
+    return this.held.has(id) ? this.shared.files.get(id) : undefined;
+  }
+
+  /** OPEN: a new file from the driver of `path`; ENOENT outside the namespace or where no driver claims it. */
+  private open(flags: number, rawPath: Uint8Array, caller: Caller): number {
+    const path = new TextDecoder().decode(rawPath);
+    if (!this.shared.registry.serves(path)) return ENOENT;
+    const driver = this.shared.registry.lookup(path);
+    if (isErrno(driver)) return driver.ret;
+    const file = driver.open(path, flags, caller);
+    if (isErrno(file)) return file.ret;
+    const id = this.shared.files.add(file, path);
+    this.held.add(id);
+    return id;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The /dev/iommu driver: each open is an iommufd context
+ * (`iommufd.open` → `iommufd.opened {ctx}`), each ioctl goes to
+ * `iommufdIoctl` with the argument struct copied in and out of the
+ * caller's real memory, and the last close is `iommufd.close`
+ * (Linux drivers/iommu/iommufd/main.c: iommufd_fops_open,
+ * iommufd_fops_ioctl, iommufd_fops_release).
+ */
+import type { LogRecord, Message } from "@iommu-sim/eventlog";
+import { type IoctlEnv, type IommufdRoot, iommufdIoctl } from "@iommu-sim/iommufd";
+import { type Errno, errno, type IommufdIoctlOp, iommufdIoctlOp, isErrno } from "@iommu-sim/uapi";
+import type { Caller, DeviceDriver, OpenFile } from "../daemon/driver";
+
+const EMPTY = new Uint8Array(0);
+/** check_zeroed_user reads the tail in chunks of this many bytes. */
+const ZERO_CHUNK = 64 * 1024;
+
+/**
+ * What a driver needs of the model's log: commit a command, and read the
+ * live state (an `EventLog`'s `dispatch` and `peek`).
+ */
+export interface ModelPort<R> {
+  dispatch(command: Message): readonly LogRecord[] | Errno;
+  peek(): R;
+}
+
+/**
+ * Linux lib/usercopy.c check_zeroed_user(): whether `length` bytes at `va`
+ * are all zero. The first non-zero chunk answers E2BIG before a later
+ * unreadable one answers EFAULT, as the kernel walks the range in order.
+ */
+function checkZeroed(caller: Caller, va: bigint, length: number): Errno | undefined {
+  for (let done = 0; done < length; done += ZERO_CHUNK) {
+    const chunk = caller.memory.read(va + BigInt(done), Math.min(ZERO_CHUNK, length - done));
+    if (isErrno(chunk)) return errno("EFAULT", chunk.reason);
+    if (chunk.some((b) => b !== 0)) return errno("E2BIG", "non-zero bytes beyond the kernel's struct");
+  }
+  return undefined;
+}
+
+/**
+ * Copy in the argument of iommufd op `op` at user VA `arg` the way
+ * iommufd_fops_ioctl() + copy_struct_from_user() read it: the `__u32 size`
+ * (EFAULT if unreadable), then — for a size within [minSize, kernel size]
+ * — `size` bytes; for a larger size, the tail must be zero (E2BIG/EFAULT)
+ * and the kernel's struct is read with `size` rewritten to the kernel size
+ * (the original is restored on the way out). A size below the minimum
+ * yields just the 4 size bytes, for iommufdIoctl to answer EINVAL.
+ */
+function copyIn(caller: Caller, op: IommufdIoctlOp, arg: bigint): { buf: Uint8Array; usize: number } | Errno {
+  // One read of the kernel's struct usually covers both the size and the
+  // struct; reading more than `size` is unobservable, and when the struct
+  // does not fit the mapping the exact reads below decide the errno.
+  const whole = caller.memory.read(arg, op.size);
+  const head = isErrno(whole) ? caller.memory.read(arg, 4) : whole;
+  if (isErrno(head)) return errno("EFAULT", head.reason);
+  const usize = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
+  if (usize < op.minSize) return { buf: head.subarray(0, 4), usize };
+  if (usize <= op.size) {
+    if (!isErrno(whole)) return { buf: whole.subarray(0, usize), usize };
+    const buf = caller.memory.read(arg, usize);
+    return isErrno(buf) ? errno("EFAULT", buf.reason) : { buf, usize };
+  }
+  const tail = checkZeroed(caller, arg + BigInt(op.size), usize - op.size);
+  if (tail !== undefined) return tail;
+  const buf = isErrno(whole) ? caller.memory.read(arg, op.size) : whole;
+  if (isErrno(buf)) return errno("EFAULT", buf.reason);
+  new DataView(buf.buffer, buf.byteOffset, 4).setUint32(0, op.size, true);
+  return { buf, usize };
+}
+
+/** Whether two byte strings are equal. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** One open of /dev/iommu: an iommufd context. */
+class IommufdFile implements OpenFile {
+  constructor(
+    private readonly log: ModelPort<IommufdRoot>,
+    readonly ctx: number,
+  ) {}
+
+  /** iommufd_fops_ioctl on `arg`, a pointer to the command's struct. */
+  ioctl(caller: Caller, request: number, arg: bigint): number {
+    const env: IoctlEnv<IommufdRoot> = {
+      dispatch: (c) => this.log.dispatch(c),
+      peek: () => this.log.peek(),
+      user: caller.memory,
+    };
+    const op = iommufdIoctlOp(request);
+    // Outside the table (ENOTTY, or the VFIO compat path): nothing is read before dispatch.
+    if (op === undefined) return iommufdIoctl(env, this.ctx, request, EMPTY);
+    const input = copyIn(caller, op, arg);
+    if (isErrno(input)) return input.ret;
+    const before = input.buf.slice();
+    const ret = iommufdIoctl(env, this.ctx, request, input.buf);
+    // Only a command that responded changes the buffer, and then it is
+    // copied back (copy_to_user); bytes equal to the user's need no copy.
+    if (!sameBytes(before, input.buf)) {
+      if (input.usize > op.size)
+        new DataView(input.buf.buffer, input.buf.byteOffset, 4).setUint32(0, input.usize, true);
+      const e = caller.memory.write(arg, input.buf);
+      if (e !== undefined) return -14; // EFAULT, as iommufd_ucmd_respond()
+    }
+    return ret;
+  }
+
+  /** iommufd_fops_release: `iommufd.close` destroys every object, then the context. */
+  release(): void {
+    // iommufd_fops_release cannot fail; a context that is already gone has nothing to release.
+    this.log.dispatch({ type: "iommufd.close", data: { ctx: this.ctx } });
+  }
+}
+
+/**
+ * The driver of /dev/iommu over `log` (whose root has the iommufd slice).
+ * open: `iommufd.open {pid, vfio: false}`; its errno (ENOMEM under fault
+ * injection) fails the open.
+ */
+export function iommufdDriver(log: ModelPort<IommufdRoot>): DeviceDriver {
+  return {
+    name: "iommufd",
+    paths: ["/dev/iommu"],
+    open(_path: string, _flags: number, caller: Caller): OpenFile | Errno {
+      const r = log.dispatch({ type: "iommufd.open", data: { pid: caller.pid, vfio: false } });
+      if (isErrno(r)) return r;
+      const opened = r.find((e) => e.type === "iommufd.opened");
+      if (opened === undefined) return errno("EIO", "iommufd.open committed no iommufd.opened");
+      return new IommufdFile(log, (opened.data as { ctx: number }).ctx);
+    },
+  };
+}
