@@ -35,9 +35,10 @@ export function createModelLog(): ModelEventLog {
 
 /**
  * A model of `platform` (default: DEFAULT_PLATFORM) with a fresh log and
- * the drivers of every device node that exists so far: /dev/iommu.
+ * the drivers of every device node that exists so far: /dev/iommu and
+ * /dev/vfio/vfio (the VFIO container on iommufd).
  */
 export function createModel(platform: Platform = DEFAULT_PLATFORM): Model {
   const log = createModelLog();
-  return { platform, log, drivers: [iommufdDriver(log)] };
+  return { platform, log, drivers: [iommufdDriver(log), iommufdDriver(log, true)] };
 }

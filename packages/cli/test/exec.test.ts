@@ -28,6 +28,13 @@ describe.skipIf(!HAS_CC)("iommu-sim exec", { timeout: 60_000 }, () => {
     expect(r.status).toBe(0);
   });
 
+  it("serves /dev/vfio/vfio: the VFIO type1 container on iommufd, and VFIO ioctls on /dev/iommu", async () => {
+    const r = await runExec({ program: cProgram("container"), stdio: "pipe" });
+    expect(r.stdout).toBe("PASSED\n");
+    expect(r.status).toBe(0);
+    expect(r.model.log.state.iommufd.contexts).toEqual({});
+  });
+
   it("dup, dup2, dup3, F_DUPFD and fork share a context; it lives until the last fd anywhere closes", async () => {
     const r = await runExec({ program: cProgram("share"), stdio: "pipe" });
     expect(r.stdout).toBe("PASSED\n");

@@ -8,10 +8,22 @@
  */
 import type { LogRecord, Message } from "@iommu-sim/eventlog";
 import { type IoctlEnv, type IommufdRoot, iommufdIoctl } from "@iommu-sim/iommufd";
-import { type Errno, errno, type IommufdIoctlOp, iommufdIoctlOp, isErrno } from "@iommu-sim/uapi";
+import {
+  _IOC_NR,
+  type Errno,
+  errno,
+  IOMMU_IOCTL,
+  IOMMUFD_CMD_BASE,
+  type IommufdIoctlOp,
+  iommufdIoctlOp,
+  isErrno,
+} from "@iommu-sim/uapi";
+import { vfioCompatIoctlUser } from "@iommu-sim/vfio-compat";
 import type { Caller, DeviceDriver, OpenFile } from "../daemon/driver";
 
 const EMPTY = new Uint8Array(0);
+/** The last command number of iommufd's table (IOMMU_TEST_CMD). */
+const IOMMUFD_LAST_NR = _IOC_NR(IOMMU_IOCTL.IOMMU_TEST_CMD);
 /** check_zeroed_user reads the tail in chunks of this many bytes. */
 const ZERO_CHUNK = 64 * 1024;
 
@@ -91,8 +103,14 @@ class IommufdFile implements OpenFile {
       user: caller.memory,
     };
     const op = iommufdIoctlOp(request);
-    // Outside the table (ENOTTY, or the VFIO compat path): nothing is read before dispatch.
-    if (op === undefined) return iommufdIoctl(env, this.ctx, request, EMPTY);
+    if (op === undefined) {
+      // Outside the iommufd table: the VFIO container ioctls (iommufd_vfio_ioctl), which take an
+      // integer or a pointer in the raw register value; anything else answers ENOTTY there.
+      const nr = _IOC_NR(request);
+      if (nr < IOMMUFD_CMD_BASE || nr > IOMMUFD_LAST_NR)
+        return vfioCompatIoctlUser(env, this.ctx, request, arg);
+      return iommufdIoctl(env, this.ctx, request, EMPTY);
+    }
     const input = copyIn(caller, op, arg);
     if (isErrno(input)) return input.ret;
     const before = input.buf.slice();
@@ -116,16 +134,18 @@ class IommufdFile implements OpenFile {
 }
 
 /**
- * The driver of /dev/iommu over `log` (whose root has the iommufd slice).
- * open: `iommufd.open {pid, vfio: false}`; its errno (ENOMEM under fault
+ * The driver of /dev/iommu — or, with `vfio`, of /dev/vfio/vfio, which
+ * iommufd also provides (CONFIG_IOMMUFD_VFIO_CONTAINER: the same fops, with
+ * per-mm accounting) — over `log` (whose root has the iommufd slice).
+ * open: `iommufd.open {pid, vfio}`; its errno (ENOMEM under fault
  * injection) fails the open.
  */
-export function iommufdDriver(log: ModelPort<IommufdRoot>): DeviceDriver {
+export function iommufdDriver(log: ModelPort<IommufdRoot>, vfio = false): DeviceDriver {
   return {
-    name: "iommufd",
-    paths: ["/dev/iommu"],
+    name: vfio ? "vfio-container" : "iommufd",
+    paths: [vfio ? "/dev/vfio/vfio" : "/dev/iommu"],
     open(_path: string, _flags: number, caller: Caller): OpenFile | Errno {
-      const r = log.dispatch({ type: "iommufd.open", data: { pid: caller.pid, vfio: false } });
+      const r = log.dispatch({ type: "iommufd.open", data: { pid: caller.pid, vfio } });
       if (isErrno(r)) return r;
       const opened = r.find((e) => e.type === "iommufd.opened");
       if (opened === undefined) return errno("EIO", "iommufd.open committed no iommufd.opened");

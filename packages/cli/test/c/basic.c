@@ -55,8 +55,8 @@ int main(void)
 	EXPECT_ERRNO(EINVAL, write(fd, buf, sizeof buf));
 
 	/* Missing nodes of the model's namespace; real files are untouched. */
-	EXPECT_ERRNO(ENOENT, open("/dev/vfio/vfio", O_RDWR));
 	EXPECT_ERRNO(ENOENT, open("/dev/vfio/7", O_RDWR));
+	EXPECT_ERRNO(ENOENT, open("/dev/vfio/devices/vfio0", O_RDWR));
 	EXPECT_ERRNO(ENOENT, open("/dev/ioasid", O_RDWR));
 	int null = open("/dev/null", O_RDONLY);
 	EXPECT_EQ(4, null);
