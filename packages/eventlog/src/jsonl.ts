@@ -264,23 +264,33 @@ export async function readLog<M extends Message = Message>(
   const parser = new RecordParser(file, options.vocabulary);
   async function* batches(): AsyncGenerator<LogRecord<M>[]> {
     let line = 1;
-    const parseBatch = (texts: string[], skip: number): LogRecord<M>[] => {
-      const out: LogRecord<M>[] = [];
+    /** Parse a batch; on a bad line, the records before it and the error. */
+    const parseBatch = (
+      texts: string[],
+      skip: number,
+    ): { records: LogRecord<M>[]; error?: LogFormatError } => {
+      const records: LogRecord<M>[] = [];
       for (let i = skip; i < texts.length; i++) {
         line++;
         const t = texts[i]!;
-        if (t.length === 0) {
-          throw new LogFormatError(file, line, "record", "empty line");
+        try {
+          if (t.length === 0) throw new LogFormatError(file, line, "record", "empty line");
+          records.push(parser.parse(t, line) as LogRecord<M>);
+        } catch (e) {
+          if (e instanceof LogFormatError) return { records, error: e };
+          throw e;
         }
-        out.push(parser.parse(t, line) as LogRecord<M>);
       }
-      return out;
+      return { records };
     };
-    const b0 = parseBatch(firstBatch, 1);
-    if (b0.length > 0) yield b0;
-    for (let r = await it.next(); !r.done; r = await it.next()) {
-      const b = parseBatch(r.value, 0);
-      if (b.length > 0) yield b;
+    // Every valid record before a bad line is yielded, then the error is thrown.
+    let b = parseBatch(firstBatch, 1);
+    for (;;) {
+      if (b.records.length > 0) yield b.records;
+      if (b.error !== undefined) throw b.error;
+      const r = await it.next();
+      if (r.done) return;
+      b = parseBatch(r.value, 0);
     }
   }
   return { header, batches: batches() };

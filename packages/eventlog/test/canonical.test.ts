@@ -124,3 +124,13 @@ describe("FrameStore", () => {
     expect(() => FrameStore.empty().edit(2 ** 52, () => {})).toThrow(RangeError);
   });
 });
+
+describe("canonical decoding of hostile keys", () => {
+  it("keeps a '__proto__' key as data and never changes the prototype", () => {
+    const v = JSON.parse('{"__proto__": {"polluted": true}, "a": 2}');
+    const back = decodeCanonical(encodeCanonical(v)) as Record<string, unknown>;
+    expect(Object.keys(back)).toEqual(["__proto__", "a"]);
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(stateHash(back)).toBe(stateHash(v));
+  });
+});

@@ -210,7 +210,13 @@ export function decodeValue(r: ByteReader): unknown {
       const o: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) {
         const k = r.string();
-        o[k] = decodeValue(r);
+        // defineProperty, not assignment: a key "__proto__" is data, never the prototype
+        Object.defineProperty(o, k, {
+          value: decodeValue(r),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return Object.freeze(o);
     }

@@ -1,0 +1,272 @@
+/**
+ * Writing second-stage page tables in table memory: map PFN runs at an
+ * IOVA (using 2 MiB / 1 GiB leaves where both addresses are aligned, the run
+ * is long enough, CAP.SLLPS allows it and the slot is empty), and unmap.
+ *
+ * Each operation has a read-only planning half for `decide` (how many table
+ * pages it allocates — each a fallible step — and the errno if it cannot
+ * proceed) and a writing half for `evolve`.
+ *
+ * Source: VT-d spec rev 4.1 §9.8 (second-stage entries: R, W, PS,
+ * address bits 51:12; non-leaf entries carry R and W too, Linux sets both);
+ * Linux drivers/iommu/intel/iommu.c `__domain_mapping()` / `intel_iommu_map()`
+ * (superpage choice `hardware_largepage_caps()`), generic page table
+ * (drivers/iommu/generic_pt) for the errno of an occupied slot.
+ */
+import { type Errno, errno } from "@iommu-sim/uapi";
+import { SL } from "./pte";
+import { agawToLevels, agawToWidth, CAP, regGet } from "./regs";
+import type { VtdUnit } from "./state";
+import { allocFrames } from "./tables";
+
+/** Linux `IOMMU_READ`. */
+export const IOMMU_READ = 1 << 0;
+/** Linux `IOMMU_WRITE`. */
+export const IOMMU_WRITE = 1 << 1;
+/** Linux `IOMMU_CACHE`. */
+export const IOMMU_CACHE = 1 << 2;
+/** Linux `IOMMU_NOEXEC`. */
+export const IOMMU_NOEXEC = 1 << 3;
+
+/** A run of physically contiguous 4 KiB frames. */
+export interface PfnRun {
+  /** First frame number (PA / 4096). */
+  readonly pfn: number;
+  /** Number of 4 KiB frames. */
+  readonly count: number;
+}
+
+/** A second-stage table to write into: the domain's root PA and levels. */
+export interface SlTable {
+  readonly pgd: number;
+  /** AGAW code: 1 = 3-level, 2 = 4-level, 3 = 5-level. */
+  readonly agaw: number;
+}
+
+const SCALE = [1, 512, 262144] as const;
+
+function tableIndex(vpn: number, level: number): number {
+  return Math.floor(vpn / 512 ** (level - 1)) % 512;
+}
+
+function readU64Halves(unit: VtdUnit, pa: number): [number, number] {
+  return [unit.tables.readU32(pa), unit.tables.readU32(pa + 4)];
+}
+
+const isPresent = (lo: number): boolean => (lo & (SL.R | SL.W)) !== 0;
+const isLeaf = (lo: number, level: number): boolean => level === 1 || (lo & SL.PS) !== 0;
+
+/** The PA held in an entry's halves (bits 51:12). */
+function entryPa(lo: number, hi: number): number {
+  return (hi & 0xfffff) * 4294967296 + (lo >>> 12) * 4096;
+}
+
+/** Largest leaf size index (0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB) usable at this point. */
+function leafSize(unit: VtdUnit, vpn: number, pfn: number, pages: number): number {
+  const sllps = regGet(unit.config.cap, CAP.SLLPS);
+  for (let s = 2; s >= 1; s--) {
+    if ((sllps & (1 << (s - 1))) === 0) continue;
+    const scale = SCALE[s]!;
+    if (vpn % scale === 0 && pfn % scale === 0 && pages >= scale) return s;
+  }
+  return 0;
+}
+
+/** What a map will do: the table pages it allocates. */
+export interface MapPlan {
+  readonly tablePages: number;
+}
+
+/**
+ * Check a map of `runs` at `iova` (4 KiB aligned bytes) into `t`.
+ * @returns the plan, or EINVAL (unaligned / empty), EFAULT (beyond the
+ *   domain's address width; Linux `intel_iommu_map()`), EADDRINUSE (a page
+ *   is already mapped; generic_pt).
+ */
+export function planMap(unit: VtdUnit, t: SlTable, iova: bigint, runs: readonly PfnRun[]): MapPlan | Errno {
+  if ((iova & 0xfffn) !== 0n) return errno("EINVAL", "iova is not 4 KiB aligned");
+  let pages = 0;
+  for (const r of runs) {
+    if (!Number.isSafeInteger(r.pfn) || !Number.isSafeInteger(r.count) || r.pfn < 0 || r.count < 0)
+      return errno("EINVAL", "bad pfn run");
+    pages += r.count;
+  }
+  if (pages === 0) return errno("EINVAL", "empty map");
+  const width = agawToWidth(t.agaw);
+  if (iova + BigInt(pages) * 4096n > 1n << BigInt(width))
+    return errno("EFAULT", `mapping exceeds the domain's ${width}-bit address width`);
+  const levels = agawToLevels(t.agaw);
+  const created = new Set<number>();
+  let vpn = Number(iova >> 12n);
+  for (const r of runs) {
+    let pfn = r.pfn;
+    let left = r.count;
+    while (left > 0) {
+      const step = planStep(unit, t.pgd, levels, vpn, leafSize(unit, vpn, pfn, left), left, created);
+      if (typeof step !== "number") return step;
+      vpn += step;
+      pfn += step;
+      left -= step;
+    }
+  }
+  return { tablePages: created.size };
+}
+
+/**
+ * Check the leaves of one table from `vpn` at leaf size `size`; record the
+ * tables that would be created in `created` (keyed by level and the page
+ * number they cover). @returns the pages covered, or the errno.
+ */
+function planStep(
+  unit: VtdUnit,
+  pgd: number,
+  levels: number,
+  vpn: number,
+  size: number,
+  left: number,
+  created: Set<number>,
+): number | Errno {
+  let table = pgd;
+  let virtual = false;
+  for (let level = levels; level > size + 1; level--) {
+    if (!virtual) {
+      const [lo, hi] = readU64Halves(unit, table + tableIndex(vpn, level) * 8);
+      if (isPresent(lo)) {
+        if (isLeaf(lo, level)) return inUse(vpn);
+        table = entryPa(lo, hi);
+        continue;
+      }
+      virtual = true;
+    }
+    created.add(Math.floor(vpn / 512 ** (level - 1)) * 8 + level - 1);
+  }
+  const scale = SCALE[size]!;
+  const first = tableIndex(vpn, size + 1);
+  const count = size > 0 ? 1 : Math.min(512 - first, left);
+  if (virtual) return count * scale;
+  for (let i = 0; i < count; i++) {
+    const [lo] = readU64Halves(unit, table + (first + i) * 8);
+    if (!isPresent(lo)) continue;
+    // A table already hangs where a superpage would go: use smaller pages beneath it.
+    if (size > 0 && !isLeaf(lo, size + 1)) return planStep(unit, pgd, levels, vpn, size - 1, left, created);
+    return inUse(vpn + i * scale);
+  }
+  return count * scale;
+}
+
+function inUse(vpn: number): Errno {
+  return errno("EADDRINUSE", `iova 0x${(vpn * 4096).toString(16)} is already mapped`);
+}
+
+/** SL leaf/permission bits for Linux `prot` (IOMMU_READ / IOMMU_WRITE). */
+function protBits(prot: number): number {
+  return (prot & IOMMU_READ ? SL.R : 0) | (prot & IOMMU_WRITE ? SL.W : 0);
+}
+
+/** The table at `level` - 1 under `table`'s entry for `vpn`, created when absent. */
+function descend(unit: VtdUnit, table: number, vpn: number, level: number): { unit: VtdUnit; table: number } {
+  const pa = table + tableIndex(vpn, level) * 8;
+  const [lo, hi] = readU64Halves(unit, pa);
+  if (isPresent(lo)) return { unit, table: entryPa(lo, hi) };
+  const a = allocFrames(unit, 1);
+  const tables = a.unit.tables.writeU64(pa, BigInt(a.pa) | BigInt(SL.R | SL.W));
+  return { unit: { ...a.unit, tables }, table: a.pa };
+}
+
+/**
+ * Map `runs` at `iova` with Linux `prot` into `t` (the caller checked
+ * `planMap`). Leaves within one table are written in one `edit`.
+ */
+export function mapRange(
+  unit: VtdUnit,
+  t: SlTable,
+  iova: bigint,
+  runs: readonly PfnRun[],
+  prot: number,
+): VtdUnit {
+  const levels = agawToLevels(t.agaw);
+  const perm = protBits(prot);
+  let vpn = Number(iova >> 12n);
+  for (const r of runs) {
+    let pfn = r.pfn;
+    let left = r.count;
+    while (left > 0) {
+      let size = leafSize(unit, vpn, pfn, left);
+      let table = t.pgd;
+      let level = levels;
+      for (; level > 1; level--) {
+        if (level === size + 1) {
+          const [lo] = readU64Halves(unit, table + tableIndex(vpn, level) * 8);
+          // A table already hangs where a superpage would go: use smaller pages beneath it.
+          if (isPresent(lo)) size--;
+          else break;
+        }
+        const d = descend(unit, table, vpn, level);
+        unit = d.unit;
+        table = d.table;
+      }
+      // Fill consecutive leaves of this table.
+      const scale = SCALE[size]!;
+      const first = tableIndex(vpn, size + 1);
+      const count = size > 0 ? 1 : Math.min(512 - first, left);
+      const flags = perm | (size > 0 ? SL.PS : 0);
+      const p0 = pfn;
+      const tables = unit.tables.edit(Math.floor(table / 4096), (view) => {
+        for (let i = 0; i < count; i++) {
+          const frame = p0 + i * scale;
+          const off = (table % 4096) + (first + i) * 8;
+          view.setUint32(off, ((frame % 0x100000) * 4096 + flags) >>> 0, true);
+          view.setUint32(off + 4, Math.floor(frame / 0x100000), true);
+        }
+      });
+      unit = { ...unit, tables };
+      vpn += count * scale;
+      pfn += count * scale;
+      left -= count * scale;
+    }
+  }
+  return unit;
+}
+
+/**
+ * Clear every leaf overlapping 4 KiB pages [iova, iova + length) in `t`. A
+ * superpage partly inside the range is cleared whole, as Linux's
+ * `iommu_unmap()` reports (it may unmap more than asked). Table pages are
+ * kept. No IOTLB invalidation: that is the driver's separate step.
+ * @returns the unit and the number of bytes unmapped.
+ */
+export function unmapRange(
+  unit: VtdUnit,
+  t: SlTable,
+  iova: bigint,
+  length: bigint,
+): { unit: VtdUnit; unmapped: bigint } {
+  const levels = agawToLevels(t.agaw);
+  let vpn = Number(iova >> 12n);
+  const end = vpn + Number((length + 0xfffn) >> 12n);
+  let unmapped = 0n;
+  while (vpn < end) {
+    let table = t.pgd;
+    let level = levels;
+    let step = 0;
+    for (;;) {
+      const pa = table + tableIndex(vpn, level) * 8;
+      const [lo, hi] = readU64Halves(unit, pa);
+      const scale = 512 ** (level - 1);
+      if (!isPresent(lo)) {
+        step = scale - (vpn % scale);
+        break;
+      }
+      if (isLeaf(lo, level)) {
+        unit = { ...unit, tables: unit.tables.writeU64(pa, 0n) };
+        unmapped += BigInt(scale) * 4096n;
+        step = scale - (vpn % scale);
+        break;
+      }
+      table = entryPa(lo, hi);
+      level--;
+    }
+    vpn += step;
+  }
+  return { unit, unmapped };
+}
