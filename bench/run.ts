@@ -28,8 +28,14 @@ async function discover(): Promise<BenchCase[]> {
       for (const f of readdirSync(bdir)
         .filter((x) => x.endsWith(".bench.ts"))
         .sort()) {
-        const mod = (await import(pathToFileURL(join(bdir, f)).href)) as { default: BenchCase[] };
-        cases.push(...mod.default);
+        try {
+          const mod = (await import(pathToFileURL(join(bdir, f)).href)) as { default: BenchCase[] };
+          cases.push(...mod.default);
+        } catch (e) {
+          // One package's broken module must not stop the others' figures; the run still fails.
+          console.error(`bench: cannot load ${dir}/${pkg}/bench/${f}: ${(e as Error).message}`);
+          process.exitCode = 1;
+        }
       }
     }
   }
