@@ -1,0 +1,80 @@
+/**
+ * IOMMU_IOAS_UNMAP: removing whole areas. Linux ioas.c iommufd_ioas_unmap(),
+ * io_pagetable.c iopt_unmap_iova(), iopt_unmap_all(), iopt_unmap_iova_range().
+ */
+import { type Errno, errno } from "@iommu-sim/uapi";
+import { areasIn } from "./iova";
+import type { DataOf, IoptDecided, IoptRoot } from "./messages";
+import { type Area, U64_MAX } from "./state";
+import { type IoptCtx, PinTxn } from "./txn";
+
+/**
+ * Release every access pin in `ioas` that intersects one of `areas` — what
+ * iommufd_access_notify_unmap() asks of each access; the model's accesses
+ * behave like the selftest's mock access (selftest.c mock_access_unmap()),
+ * which unpins every item intersecting the range before returning.
+ */
+export function notifyAccesses(txn: PinTxn, ioasId: number, areas: readonly Area[]): void {
+  const ioas = txn.root.iopt.ioas.get(ioasId)!;
+  for (const accessId of ioas.accesses) {
+    const access = txn.root.iopt.accesses.get(accessId)!;
+    for (const [pinId, pin] of access.pins) {
+      const last = pin.iova + pin.length - 1n;
+      if (!areas.some((a) => a.iova <= last && a.last >= pin.iova)) continue;
+      txn.removePin(
+        accessId,
+        pinId,
+        pin.areas.map((x) => x.pages),
+      );
+      txn.emit({ type: "iopt.access_unpinned", data: { access: accessId, pin: pinId } });
+    }
+  }
+}
+
+/**
+ * IOMMU_IOAS_UNMAP of [iova, iova + length − 1]; iova 0 with length
+ * 2^64 − 1 unmaps everything and succeeds on an empty IOAS.
+ * The range must cover whole areas: an area crossing either end fails the
+ * whole command with ENOENT and nothing is unmapped (Linux may have removed
+ * earlier areas by then; the model is all or nothing). Accesses holding
+ * pages in the range are told to unpin first (`notifyAccesses`).
+ * Errors: ENOENT unknown IOAS, nothing mapped, or a partial area; EINVAL
+ * zero length; EOVERFLOW iova/length ≥ 2^64 − 1 or wrap. The unmapped byte
+ * count is the sum of the `ioas.unmapped` lengths (`unmappedLength`).
+ */
+export function decideIoasUnmap(
+  root: IoptRoot,
+  c: DataOf<"ioas.unmap">,
+  ctx: IoptCtx,
+): IoptDecided[] | Errno {
+  const ioas = root.iopt.ioas.get(c.ioas);
+  if (ioas === undefined) return errno("ENOENT", `no IOAS ${c.ioas}`);
+  const all = c.iova === 0n && c.length === U64_MAX;
+  let last = U64_MAX;
+  if (!all) {
+    if (c.iova >= U64_MAX || c.length >= U64_MAX) return errno("EOVERFLOW", "iova or length ≥ 2^64 − 1");
+    if (c.length === 0n) return errno("EINVAL", "zero length");
+    last = c.iova + c.length - 1n;
+    if (last > U64_MAX) return errno("EOVERFLOW", "iova + length overflows");
+  }
+  const areas = areasIn(ioas, c.iova, last);
+  if (areas.length === 0) return all ? [] : errno("ENOENT", "nothing mapped in the range");
+  if (areas.some((a) => a.iova < c.iova || a.last > last)) return errno("ENOENT", "range splits an area");
+  const txn = new PinTxn(root, ctx);
+  notifyAccesses(txn, ioas.id, areas);
+  for (const a of areas) {
+    txn.removeArea(ioas.id, a);
+    txn.emit({ type: "ioas.unmapped", data: { ioas: ioas.id, iova: a.iova, length: a.last - a.iova + 1n } });
+  }
+  const r = txn.reconcile();
+  if (r) return r;
+  txn.destroyOrphans(areas.map((a) => a.pages));
+  return txn.finish();
+}
+
+/** Bytes an unmap removed: the sum of its `ioas.unmapped` lengths. */
+export function unmappedLength(events: readonly { type: string; data: unknown }[]): bigint {
+  let n = 0n;
+  for (const e of events) if (e.type === "ioas.unmapped") n += (e.data as { length: bigint }).length;
+  return n;
+}
