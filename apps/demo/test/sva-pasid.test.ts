@@ -11,7 +11,14 @@
  * entry, 64 bytes for PASID & 0x3f).
  */
 import { createLog, type FrameStore } from "@iommu-sim/eventlog";
-import { decodeContextEntry, decodePasidEntry, decodeRootEntry, PGTT, vtd, type VtdUnit } from "@iommu-sim/hw-vtd";
+import {
+  decodeContextEntry,
+  decodePasidEntry,
+  decodeRootEntry,
+  PGTT,
+  type VtdUnit,
+  vtd,
+} from "@iommu-sim/hw-vtd";
 import { createIoasid, type PasidDevice } from "@iommu-sim/ioasid";
 import { createSystem, DEFAULT_PLATFORM } from "@iommu-sim/iommufd";
 import { isErrno } from "@iommu-sim/uapi";
@@ -19,14 +26,19 @@ import { describe, expect, it } from "vitest";
 
 const accel = DEFAULT_PLATFORM.devices.find((d) => d.name === "accel0")!;
 const devices = (_root: unknown, rid: number): PasidDevice | undefined =>
-  rid === accel.rid ? { pasidEnabled: true, groupSize: 1, trusted: true, external: false, onSocket: true } : undefined;
+  rid === accel.rid
+    ? { pasidEnabled: true, groupSize: 1, trusted: true, external: false, onSocket: true }
+    : undefined;
 
 /** The PASID-table entry hardware would use for (rid, pasid), found by walking from RTADDR. */
 function walkToPasidEntry(unit: VtdUnit, rid: number, pasid: number) {
   const mem: FrameStore = unit.tables;
   const bus = rid >> 8;
   const devfn = rid & 0xff;
-  const root = decodeRootEntry(mem.readU64(unit.rootTable + bus * 16), mem.readU64(unit.rootTable + bus * 16 + 8));
+  const root = decodeRootEntry(
+    mem.readU64(unit.rootTable + bus * 16),
+    mem.readU64(unit.rootTable + bus * 16 + 8),
+  );
   const ctp = devfn < 128 ? root.lowerCtp : root.upperCtp;
   const ce = ctp + (devfn % 128) * 32;
   const context = decodeContextEntry(mem.readU64(ce), mem.readU64(ce + 8));
@@ -48,10 +60,16 @@ describe("an SVA bond's PASID in the VT-d PASID table", () => {
     const pasid = (bound.find((e) => e.type === "sva.bound")!.data as { pasid: number }).pasid;
     expect(pasid).toBeGreaterThan(0); // PASID 0 is RID2PASID on VT-d
 
-    const sva = log.dispatch({ type: "vtd.domain.alloc_sva", data: { unit: 0, pgd: BigInt(PGD), addrWidth: 48 } });
+    const sva = log.dispatch({
+      type: "vtd.domain.alloc_sva",
+      data: { unit: 0, pgd: BigInt(PGD), addrWidth: 48 },
+    });
     if (isErrno(sva)) throw new Error(`${sva}`);
     const did = (sva.find((e) => e.type === "vtd.domain.allocated")!.data as { did: number }).did;
-    const attached = log.dispatch({ type: "vtd.device.attach", data: { unit: 0, rid: accel.rid, pasid, did, pri: true } });
+    const attached = log.dispatch({
+      type: "vtd.device.attach",
+      data: { unit: 0, rid: accel.rid, pasid, did, pri: true },
+    });
     expect(isErrno(attached)).toBe(false);
 
     const { context, entry } = walkToPasidEntry(log.state.vtd.units.get(0)!, accel.rid, pasid);
@@ -61,6 +79,8 @@ describe("an SVA bond's PASID in the VT-d PASID table", () => {
     expect(entry.did).toBe(did);
     expect(entry.flptptr).toBe(PGD);
     // and the PASID is the one ioasid holds for the process's address space (mm = pid)
-    expect(Object.values(log.state.ioasid.bonds).map((b) => [b.rid, b.mm, b.pasid])).toEqual([[accel.rid, pid, pasid]]);
+    expect(Object.values(log.state.ioasid.bonds).map((b) => [b.rid, b.mm, b.pasid])).toEqual([
+      [accel.rid, pid, pasid],
+    ]);
   });
 });

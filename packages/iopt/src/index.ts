@@ -64,6 +64,7 @@ export {
   evolveMock,
   type MockDomain,
   type MockDomainState,
+  type MockRoot,
   mockDomainDescriptor,
   mockDomainSubsystem,
 } from "./mock-domain/subsystem";
