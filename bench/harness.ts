@@ -38,10 +38,12 @@ export interface ThroughputCase extends CaseBase {
   readonly iterations?: number;
 }
 
-/** `value` = median iteration time in `unit` (µs or ms). */
+/** `value` = median iteration time in `unit` (µs or ms), divided by `opsPerIteration` (default 1). */
 export interface LatencyCase extends CaseBase {
   readonly kind: "latency";
   readonly unit: "µs" | "ms";
+  /** Operations one iteration performs; the figure is per operation. */
+  readonly opsPerIteration?: number;
   beforeEach?(): void;
   iteration(): void;
   readonly iterations?: number;

@@ -64,7 +64,7 @@ async function runCase(c: BenchCase): Promise<number> {
     if (result.error) throw result.error;
     const p50ms = result.latency?.p50;
     if (p50ms === undefined) throw new Error(`no latency result for ${c.name}`);
-    if (c.kind === "latency") return c.unit === "µs" ? p50ms * 1000 : p50ms;
+    if (c.kind === "latency") return (c.unit === "µs" ? p50ms * 1000 : p50ms) / (c.opsPerIteration ?? 1);
     return c.opsPerIteration / (p50ms / 1000);
   } finally {
     await c.teardown?.();

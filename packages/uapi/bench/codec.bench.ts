@@ -19,8 +19,9 @@ const cases: BenchCase[] = [
     name: "uapi.decode.iommu_ioas_map",
     kind: "latency",
     unit: "µs",
+    opsPerIteration: N,
     target: { op: "<=", value: 1 },
-    doc: "Layout.decode of one 40-byte struct iommu_ioas_map (per call; 10k calls per iteration / 10k).",
+    doc: "Layout.decode of one 40-byte struct iommu_ioas_map (per call; 10k calls per iteration).",
     iteration() {
       for (let i = 0; i < N; i++) sink += iommuIoasMap.decode(MAP).ioas_id;
     },
@@ -30,7 +31,8 @@ const cases: BenchCase[] = [
     kind: "throughput",
     unit: "pairs/s",
     opsPerIteration: N,
-    target: { op: ">=", value: 1_000_000 },
+    // ≤ 3.3 µs a pair: half the 6.6 µs per-pair budget of iommufd.ioctl.map4k (≥ 150,000 pairs/s)
+    target: { op: ">=", value: 300_000 },
     doc: "iommufdCopyIn of IOMMU_IOAS_MAP + IOMMU_IOAS_UNMAP and both responses (copyToUser), per pair.",
     iteration() {
       for (let i = 0; i < N; i++) {
