@@ -247,15 +247,16 @@ describe("web view", () => {
   it("opens at ?seq=, keeps the position in the URL and marks the slices the record changed", async () => {
     const closed = seqOf("iommufd.closed");
     await open(`${base}?log=test.jsonl&seq=${closed}`);
-    expect(await text$("seq-readout")).toBe(`seq ${closed} / ${records.length}`);
+    await expect.poll(() => text$("seq-readout"), POLL).toBe(`seq ${closed} / ${records.length}`);
     // iommufd.closed changes the iommufd slice and nothing else.
-    expect(await page.getByTestId("slice-row-iommufd").getAttribute("data-changed")).toBe("true");
-    expect(await page.getByTestId("slice-row-ioasid").getAttribute("data-changed")).toBe("false");
-    expect(await page.getByTestId("slice-row-iopt").getAttribute("data-changed")).toBe("false");
+    const changed = (slice: string) => page.getByTestId(`slice-row-${slice}`).getAttribute("data-changed");
+    await expect.poll(() => changed("iommufd"), POLL).toBe("true");
+    expect(await changed("ioasid")).toBe("false");
+    expect(await changed("iopt")).toBe("false");
     // The command record of the close changes nothing.
     await moveTo(closed - 1);
-    expect(new URL(page.url()).searchParams.get("seq")).toBe(String(closed - 1));
-    expect(await page.locator('[data-changed="true"]').count()).toBe(0);
+    await expect.poll(() => new URL(page.url()).searchParams.get("seq"), POLL).toBe(String(closed - 1));
+    await expect.poll(() => page.locator('[data-changed="true"]').count(), POLL).toBe(0);
   }, 60_000);
 
   it("loads a chosen gzip file", async () => {
@@ -289,7 +290,9 @@ describe("web view", () => {
   it("expands a slice in the state inspector, bitmaps summarised", async () => {
     await open(`${base}?log=test.jsonl`);
     await page.locator('[data-testid="slice-ioasid"] > summary').click();
-    expect(await text$("slice-ioasid")).toContain("space: PasidBitmap: 3 of 1048576 set {0-2}");
+    await expect
+      .poll(() => text$("slice-ioasid"), POLL)
+      .toContain("space: PasidBitmap: 3 of 1048576 set {0-2}");
   }, 60_000);
 
   it("reports a truncated line with file:line and keeps the records before it", async () => {
