@@ -11,8 +11,14 @@ import { createReadStream, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLog, encodeLog, readLog, stateHash, Vocabulary } from "@iommu-sim/eventlog";
-import { createIoasid, ioasidIoctl, type PasidDevice } from "@iommu-sim/ioasid";
-import { createSystem, DEFAULT_PLATFORM, iommufdIoctl, processMemory } from "@iommu-sim/iommufd";
+import { createIoasid, ioasidIoctl } from "@iommu-sim/ioasid";
+import {
+  createSystem,
+  DEFAULT_PLATFORM,
+  iommufdIoctl,
+  pasidDevices,
+  processMemory,
+} from "@iommu-sim/iommufd";
 import {
   errnoName,
   IOASID_IOCTL,
@@ -26,20 +32,7 @@ import {
 
 const platform = DEFAULT_PLATFORM;
 
-/** What ioasid needs to know of a platform device (a bus-0 trusted device counts as on-socket, an RCiEP). */
-function pasidDevice(_root: unknown, rid: number): PasidDevice | undefined {
-  const d = platform.devices.find((x) => x.rid === rid);
-  if (d === undefined) return undefined;
-  return {
-    pasidEnabled: d.pasidBits !== undefined,
-    groupSize: platform.devices.filter((x) => x.group === d.group).length,
-    trusted: d.trusted,
-    external: !d.trusted,
-    onSocket: d.trusted && rid >> 8 === 0,
-  };
-}
-
-const system = () => createSystem({ ioasid: createIoasid({ devices: pasidDevice }) });
+const system = () => createSystem({ ioasid: createIoasid({ devices: pasidDevices(platform) }) }, platform);
 const log = createLog(system());
 const say = (s: string) => console.log(s);
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;

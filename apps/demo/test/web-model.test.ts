@@ -149,6 +149,7 @@ describe("object graph", () => {
   // A context as iommufd will hold it once objects can be allocated: an IOAS,
   // a paging HWPT on it, a device attached to the HWPT, and an access on the IOAS.
   const iommufd: IommufdState = {
+    hwDomains: {},
     nextContext: 3,
     nextKobj: 5,
     contexts: {

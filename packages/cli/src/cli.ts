@@ -20,7 +20,7 @@ import { ShimBuildError } from "./shim/build";
 /** What `iommu-sim --help` prints. */
 export const USAGE = `usage:
   iommu-sim exec [--platform FILE] [--log FILE] -- PROGRAM [ARGS...]
-      run PROGRAM with /dev/iommu (and later /dev/vfio/*, /dev/ioasid) served by the model
+      run PROGRAM with /dev/iommu and /dev/vfio/vfio served by the model
   iommu-sim serve --socket PATH [--platform FILE] [--log FILE]
       run the model daemon alone; clients: LD_PRELOAD=<shim> IOMMU_SIM_SOCKET=PATH PROGRAM
   iommu-sim replay LOG [--to SEQ] [--json]

@@ -31,6 +31,8 @@ export function recordLog(log: ModelEventLog, path: string, header: Record<strin
     );
   }
   writeSync(fd, `${encodeHeader(header)}\n`);
+  // Records committed before recording began (the platform's IOMMU units) come first.
+  if (log.records.length > 0) writeSync(fd, `${log.records.map((r) => encodeRecord(r)).join("\n")}\n`);
   let pending: string[] = [];
   let scheduled = false;
   const flush = () => {

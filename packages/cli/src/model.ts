@@ -11,7 +11,15 @@
  *   `DeviceDriver` with its paths, e.g. `/dev/vfio/vfio`, `/dev/ioasid`).
  */
 import type { EventLog, Message } from "@iommu-sim/eventlog";
-import { createSystemLog, DEFAULT_PLATFORM, type Platform, type SystemState } from "@iommu-sim/iommufd";
+import { createIoasid } from "@iommu-sim/ioasid";
+import {
+  createEmptySystemLog,
+  createSystemLog,
+  DEFAULT_PLATFORM,
+  type Platform,
+  pasidDevices,
+  type SystemState,
+} from "@iommu-sim/iommufd";
 import type { DeviceDriver } from "./daemon/driver";
 import { iommufdDriver } from "./drivers/iommufd";
 
@@ -28,17 +36,26 @@ export interface Model {
   readonly drivers: readonly DeviceDriver[];
 }
 
-/** A fresh log over the root decider (no commands yet). */
-export function createModelLog(): ModelEventLog {
-  return createSystemLog();
+/**
+ * A fresh log over the root decider of `platform`: it starts with the
+ * commands that add the platform's IOMMU units (they are part of every
+ * session's log, so a replay rebuilds them) — or, with `empty`, with no
+ * record at all, to append a recorded log into (replay, rerun).
+ */
+export function createModelLog(platform: Platform = DEFAULT_PLATFORM, empty = false): ModelEventLog {
+  const extra = { ioasid: createIoasid({ devices: pasidDevices(platform) }) };
+  return (
+    empty ? createEmptySystemLog(undefined, extra, platform) : createSystemLog(undefined, extra, platform)
+  ) as never;
 }
 
 /**
- * A model of `platform` (default: DEFAULT_PLATFORM) with a fresh log and
- * the drivers of every device node that exists so far: /dev/iommu and
- * /dev/vfio/vfio (the VFIO container on iommufd).
+ * A model of `platform` (default: DEFAULT_PLATFORM) with a fresh log (see
+ * `createModelLog`; `empty` for replaying a recorded log) and the drivers of
+ * every device node that exists so far: /dev/iommu and /dev/vfio/vfio (the
+ * VFIO container on iommufd).
  */
-export function createModel(platform: Platform = DEFAULT_PLATFORM): Model {
-  const log = createModelLog();
+export function createModel(platform: Platform = DEFAULT_PLATFORM, options: { empty?: boolean } = {}): Model {
+  const log = createModelLog(platform, options.empty ?? false);
   return { platform, log, drivers: [iommufdDriver(log), iommufdDriver(log, true)] };
 }

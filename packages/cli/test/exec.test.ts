@@ -15,6 +15,9 @@ import { runExec } from "../src/commands/exec";
 import { startServe } from "../src/commands/serve";
 import { cProgram, HAS_CC, runClient } from "./support";
 
+/** Every session's log starts by adding the default platform's IOMMU units (one VT-d, one SMMUv3). */
+const UNITS = ["vtd.unit.add", "vtd.unit.added", "smmu.instance.add", "smmu.instance.added"];
+
 describe.skipIf(!HAS_CC)("iommu-sim exec", { timeout: 60_000 }, () => {
   it("serves /dev/iommu: ENOENT, EFAULT, ENOTTY, the size rules, missing nodes, paths, close", async () => {
     const r = await runExec({ program: cProgram("basic"), stdio: "pipe" });
@@ -59,7 +62,7 @@ describe.skipIf(!HAS_CC)("iommu-sim exec", { timeout: 60_000 }, () => {
   it("a context is closed when its process exits without closing it", async () => {
     const r = await runExec({ program: cProgram("status"), args: ["7"], stdio: "pipe" });
     const types = r.model.log.records.map((x) => x.type);
-    expect(types).toEqual(["iommufd.open", "iommufd.opened", "iommufd.close", "iommufd.closed"]);
+    expect(types).toEqual([...UNITS, "iommufd.open", "iommufd.opened", "iommufd.close", "iommufd.closed"]);
   });
 
   it("--log writes JSON Lines that validate against the vocabulary", async () => {
@@ -71,8 +74,9 @@ describe.skipIf(!HAS_CC)("iommu-sim exec", { timeout: 60_000 }, () => {
     expect(opened.header.kind).toBe("iommu-sim/log");
     const records = [];
     for await (const b of opened.batches) records.push(...b);
-    // open; SET 1; SET 2 fails (no record); SET 0; close — as global_options does.
+    // the platform's IOMMU units; open; SET 1; SET 2 fails (no record); SET 0; close — as global_options does.
     expect(records.map((x) => x.type)).toEqual([
+      ...UNITS,
       "iommufd.open",
       "iommufd.opened",
       "iommufd.option.set",

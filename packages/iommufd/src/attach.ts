@@ -37,7 +37,7 @@ export function resolveAttachTarget(
   if (pt === undefined) return errno("ENOENT", `no object ${ptId}`);
   if (pt.type === "hwpt_paging") return { hwptId: pt.id, events: [] };
   if (pt.type !== "ioas") return errno("EINVAL", `object ${ptId} is a ${pt.type}`);
-  const reuse = autoDomainOn(c, pt.id);
+  const reuse = autoDomainOn(root, c, pt.id);
   if (reuse !== undefined) return { hwptId: reuse.id, events: [] };
   const hwptId = allocObjectId(c, taken);
   if (isErrno(hwptId)) return hwptId;

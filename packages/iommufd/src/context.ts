@@ -52,7 +52,7 @@ export function decideClose(root: IommufdRoot, ctxId: number, evolve: RootEvolve
   for (const obj of leafFirstOrder(c)) {
     // Gone already: destroyed by an owner earlier in the sweep (a selftest object takes its device along).
     if (scratch.iommufd.contexts[ctxId]!.objects[obj.id] === undefined) continue;
-    const effects = destroyEffects(scratch, ctxId, obj);
+    const effects = destroyEffects(scratch, ctxId, obj, evolve);
     if (isErrno(effects))
       throw new Error(`iommufd close: destroying ${obj.type} ${obj.id} failed: ${effects}`);
     for (const e of effects) follow(e);

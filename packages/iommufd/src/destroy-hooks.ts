@@ -3,16 +3,19 @@
  * (Linux iommufd_object_ops[type].destroy):
  * - ioas: unmaps everything, its io_pagetable goes (iommufd_ioas_destroy);
  * - hwpt_paging: iopt detaches its domain, the driver frees it;
+ * - device (a bound platform device, on close): detached like
+ *   iommufd.device.detach (iommufd_device_unbind after VFIO's detach);
  * - selftest: detaches and unbinds its mock device (iommufd_selftest_destroy);
  *   an auto-domain HWPT whose last device leaves goes too.
  * Destroy paths have no fallible steps, as in Linux: once the users check
  * passes, destroy always succeeds.
  */
 import { decideIoasDestroy } from "@iommu-sim/iopt";
-import { type Errno, isErrno } from "@iommu-sim/uapi";
+import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
+import { deviceDetachEffects } from "./device-attach";
 import { hwptPagingDestroyEffects } from "./hwpt";
 import { usersOf } from "./objects";
-import type { IommufdRoot } from "./root";
+import type { IommufdRoot, RootEvolve } from "./root";
 import type { IommufdObject } from "./state";
 
 type Decided = { type: string; data: unknown }[];
@@ -34,8 +37,18 @@ function detachDevice(root: IommufdRoot, ctxId: number, idev: IommufdObject): De
   return events;
 }
 
-/** The events of destroying `obj` of context `ctxId`, its own table entry excluded. */
-export function destroyEffects(root: IommufdRoot, ctxId: number, obj: IommufdObject): Decided | Errno {
+/**
+ * The events of destroying `obj` of context `ctxId`, its own table entry
+ * excluded. `evolve` (the system's) is needed for a bound platform device,
+ * whose detaches are decided one after the other; without it such a device
+ * answers EBUSY (it goes by unbind, not IOMMU_DESTROY).
+ */
+export function destroyEffects(
+  root: IommufdRoot,
+  ctxId: number,
+  obj: IommufdObject,
+  evolve?: RootEvolve,
+): Decided | Errno {
   switch (obj.type) {
     case "ioas": {
       const r = decideIoasDestroy(root, { ioas: obj.kobj! }, { ...NO_FAULTS, root });
@@ -43,6 +56,10 @@ export function destroyEffects(root: IommufdRoot, ctxId: number, obj: IommufdObj
     }
     case "hwpt_paging":
       return hwptPagingDestroyEffects(root, ctxId, obj);
+    case "device":
+      if (obj.device === undefined) return [];
+      if (evolve === undefined) return errno("EBUSY", "a bound device goes by unbind");
+      return deviceDetachEffects(root, ctxId, obj, evolve);
     case "selftest": {
       const idev = root.iommufd.contexts[ctxId]!.objects[obj.refs[0]!]!;
       const detach = detachDevice(root, ctxId, idev);

@@ -16,6 +16,7 @@ function objectOf(e: Created): IommufdObject {
     ...(e.external === undefined ? {} : { external: e.external }),
     ...(e.autoDomain === undefined ? {} : { autoDomain: e.autoDomain }),
     ...(e.flags === undefined ? {} : { flags: e.flags }),
+    ...(e.device === undefined ? {} : { device: e.device }),
   };
 }
 
@@ -64,6 +65,24 @@ export function evolveIommufd(state: IommufdState, event: IommufdEvent): Iommufd
         const c = d.contexts[event.data.ctx];
         if (c !== undefined) c.accountMode = event.data.accountMode;
       });
+    case "iommufd.device.attachment.set":
+      return produce(state, (d) => {
+        const o = d.contexts[event.data.ctx]?.objects[event.data.id];
+        if (o === undefined) return;
+        const { pasid, hwpt } = event.data;
+        const rest = (o.attachments ?? []).filter((a) => a.pasid !== pasid);
+        const attachments = hwpt === 0 ? rest : [...rest, { pasid, hwpt }].sort((a, b) => a.pasid - b.pasid);
+        o.attachments = attachments;
+        o.refs = [...new Set(attachments.map((a) => a.hwpt))];
+      });
+    case "iommufd.hw_domain.bound": {
+      const { kobj, driver, unit, domain } = event.data;
+      return { ...state, hwDomains: { ...state.hwDomains, [kobj]: { driver, unit, domain } } };
+    }
+    case "iommufd.hw_domain.unbound": {
+      const { [event.data.kobj]: _gone, ...hwDomains } = state.hwDomains;
+      return { ...state, hwDomains };
+    }
     default:
       return state;
   }

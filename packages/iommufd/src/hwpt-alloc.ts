@@ -1,8 +1,9 @@
 /**
  * IOMMU_HWPT_ALLOC (Linux hw_pagetable.c iommufd_hwpt_alloc and
- * iommufd_hwpt_paging_alloc) for the drivers modelled so far (the selftest
- * mock): a paging HWPT on an IOAS, attached to the IOAS (filled) but to no
- * device; userspace destroys it.
+ * iommufd_hwpt_paging_alloc): a paging HWPT on an IOAS, of the device's
+ * driver — the selftest mock for a mock device, VT-d or SMMUv3 for a bound
+ * platform device —, attached to the IOAS (filled) but to no device;
+ * userspace destroys it.
  */
 import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import {
@@ -15,7 +16,9 @@ import {
   isErrno,
   MOCK_FLAGS_DEVICE_NO_DIRTY,
 } from "@iommu-sim/uapi";
-import { decideHwptPagingAlloc } from "./hwpt";
+import { objectDevice } from "./devices";
+import { driverOf } from "./drivers/index";
+import { decideHwptPagingAlloc, type HwTarget } from "./hwpt";
 import { allocObjectId, getContext, getObject } from "./objects";
 import type { IommufdRoot } from "./root";
 
@@ -29,7 +32,8 @@ const MOCK_PAGING_FLAGS =
  * Errors, in Linux's order: EINVAL data_type NONE with data_len ≠ 0 or a
  * type without data; ENOENT no device `devId` or no object `ptId`;
  * EOPNOTSUPP flags the driver does not take, DIRTY_TRACKING on a device
- * without the capability, driver data on a paging HWPT, or a nested HWPT
+ * without the capability (mock flag; VT-d without ECAP.SSADS; any SMMU),
+ * NEST_PARENT on a VT-d unit without ECAP.NEST, driver data on a paging HWPT, or a nested HWPT
  * (not modelled yet); EINVAL a `ptId` that is neither an IOAS nor a paging
  * HWPT; the IOAS attach's errors (EADDRINUSE…); ENOMEM at fault points.
  */
@@ -49,9 +53,16 @@ export function decideHwptAlloc(
   if (pt === undefined) return errno("ENOENT", `no object ${c.ptId}`);
   if (pt.type === "hwpt_paging") return errno("EOPNOTSUPP", "nested HWPTs are not modelled yet");
   if (pt.type !== "ioas") return errno("EINVAL", `object ${c.ptId} is a ${pt.type}`);
-  if ((c.flags & ~MOCK_PAGING_FLAGS) !== 0)
-    return errno("EOPNOTSUPP", "flags the mock driver does not support");
-  if (c.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING && (dev.flags ?? 0) & MOCK_FLAGS_DEVICE_NO_DIRTY) {
+  const info = objectDevice(root.iommufd, dev);
+  const hw: HwTarget | undefined =
+    info === undefined ? undefined : { driver: driverOf(info.driver), unit: info.unit };
+  const supported = hw === undefined ? MOCK_PAGING_FLAGS : hw.driver.pagingFlags(root, hw.unit);
+  if ((c.flags & ~supported) !== 0) return errno("EOPNOTSUPP", "flags the driver does not support");
+  if (
+    hw === undefined &&
+    c.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING &&
+    (dev.flags ?? 0) & MOCK_FLAGS_DEVICE_NO_DIRTY
+  ) {
     return errno("EOPNOTSUPP", "the device cannot track dirty pages");
   }
   if (c.dataLen !== 0) return errno("EOPNOTSUPP", "paging HWPTs take no driver data");
@@ -60,7 +71,14 @@ export function decideHwptAlloc(
   return decideHwptPagingAlloc(
     root,
     c.ctx,
-    { hwptId, ioasId: pt.id, kobj: root.iommufd.nextKobj, flags: c.flags, autoDomain: false },
+    {
+      hwptId,
+      ioasId: pt.id,
+      kobj: root.iommufd.nextKobj,
+      flags: c.flags,
+      autoDomain: false,
+      ...(hw === undefined ? {} : { hw }),
+    },
     ctx,
   );
 }

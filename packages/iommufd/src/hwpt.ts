@@ -3,45 +3,75 @@
  * iommufd_hwpt_paging_destroy): a domain of the device's IOMMU driver,
  * attached to an IOAS so that it maps every area (iopt_table_add_domain).
  *
- * Drivers so far: the selftest mock (iopt's mock domain: 2 KiB IO pages,
- * aperture [2^24, 2^31 − 1]).
+ * Drivers: the selftest mock (iopt's mock domain: 2 KiB IO pages,
+ * aperture [2^24, 2^31 − 1]) and the hardware drivers of drivers/ (VT-d,
+ * SMMUv3: 4 KiB IO pages, aperture from the unit's address width).
  */
 import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import { decideAttachDomain, decideDetachDomain, mockDomainDescriptor } from "@iommu-sim/iopt";
 import { type Errno, isErrno } from "@iommu-sim/uapi";
+import { hwptDriverKey } from "./devices";
+import type { HwRoot, IommuDriver } from "./drivers/driver";
+import { driverOf } from "./drivers/index";
 import type { IommufdRoot } from "./root";
 import type { IommufdContext, IommufdObject } from "./state";
 
 type Decided = { type: string; data: unknown }[];
 
-/** An auto-domain HWPT already on IOAS object `ioasId` (iommufd_device_auto_get_domain reuses it). */
-export function autoDomainOn(c: IommufdContext, ioasId: number): IommufdObject | undefined {
-  for (const key in c.objects) {
-    const o = c.objects[key]!;
-    if (o.type === "hwpt_paging" && o.autoDomain === true && o.refs[0] === ioasId) return o;
+/**
+ * An auto-domain HWPT already on IOAS object `ioasId` whose domain belongs
+ * to driver key `key` (`mock`, `vtd:0`…): iommufd_device_auto_get_domain()
+ * reuses the first one the device can attach to.
+ */
+export function autoDomainOn(
+  root: IommufdRoot,
+  c: IommufdContext,
+  ioasId: number,
+  key = "mock",
+): IommufdObject | undefined {
+  for (const k in c.objects) {
+    const o = c.objects[k]!;
+    if (o.type !== "hwpt_paging" || o.autoDomain !== true || o.refs[0] !== ioasId) continue;
+    if (hwptDriverKey(root.iommufd, o) === key) return o;
   }
   return undefined;
 }
 
+/** The hardware driver and unit a new domain is allocated on (absent: the selftest mock). */
+export interface HwTarget {
+  readonly driver: IommuDriver;
+  readonly unit: number;
+}
+
 /**
  * A new paging HWPT `hwptId` on IOAS object `ioasId`, its domain `kobj`:
- * the mock driver allocates the domain (fault point
- * `selftest.domain_alloc`), iopt attaches and fills it.
- * Errors: iopt's (EADDRINUSE, EINVAL, ENOMEM…).
+ * the driver allocates the domain — the mock (fault point
+ * `selftest.domain_alloc`) or `args.hw`'s (its own fault points, then
+ * `iommufd.hw_domain.bound`) —, iopt attaches and fills it
+ * (iommufd_hwpt_paging_alloc → iopt_table_add_domain).
+ * Errors: the driver's (ENODEV, EOPNOTSUPP, ENOSPC, ENOMEM); iopt's
+ * (EADDRINUSE an area outside the aperture, EINVAL, ENOMEM…).
  */
 export function decideHwptPagingAlloc(
   root: IommufdRoot,
   ctxId: number,
-  args: { hwptId: number; ioasId: number; kobj: number; flags: number; autoDomain: boolean },
+  args: {
+    hwptId: number;
+    ioasId: number;
+    kobj: number;
+    flags: number;
+    autoDomain: boolean;
+    hw?: HwTarget;
+  },
   ctx: SubsystemDecideContext<IommufdRoot>,
 ): Decided | Errno {
   const ioas = root.iommufd.contexts[ctxId]!.objects[args.ioasId]!;
-  const fail = ctx.step("selftest.domain_alloc", "ENOMEM");
-  if (fail) return fail;
-  const attach = decideAttachDomain(root, { ioas: ioas.kobj!, domain: mockDomainDescriptor(args.kobj) }, ctx);
+  const domain = allocDomain(root, args, ctx);
+  if (isErrno(domain)) return domain;
+  const attach = decideAttachDomain(root, { ioas: ioas.kobj!, domain: domain.descriptor }, ctx);
   if (isErrno(attach)) return attach;
   return [
-    { type: "iopt.mock.allocated", data: { domain: args.kobj } },
+    ...domain.events,
     ...attach,
     {
       type: "iommufd.object.created",
@@ -58,6 +88,22 @@ export function decideHwptPagingAlloc(
   ];
 }
 
+/** The driver's domain allocation: its events and iopt's descriptor of the domain. */
+function allocDomain(
+  root: IommufdRoot,
+  args: { kobj: number; flags: number; hw?: HwTarget },
+  ctx: SubsystemDecideContext<IommufdRoot>,
+) {
+  if (args.hw !== undefined)
+    return args.hw.driver.allocPaging(root as HwRoot, args.hw.unit, args.kobj, args.flags, ctx);
+  const fail = ctx.step("selftest.domain_alloc", "ENOMEM");
+  if (fail) return fail;
+  return {
+    events: [{ type: "iopt.mock.allocated", data: { domain: args.kobj } }],
+    descriptor: mockDomainDescriptor(args.kobj),
+  };
+}
+
 /** Destroying a paging HWPT: iopt detaches (unmaps) the domain, the driver frees it. */
 export function hwptPagingDestroyEffects(
   root: IommufdRoot,
@@ -71,5 +117,8 @@ export function hwptPagingDestroyEffects(
     { step: () => undefined, root },
   );
   if (isErrno(detach)) return detach;
+  const ref = root.iommufd.hwDomains[hwpt.kobj!];
+  if (ref !== undefined)
+    return [...detach, ...driverOf(ref.driver).freeDomain(root as HwRoot, ref, hwpt.kobj!)];
   return [...detach, { type: "iopt.mock.freed", data: { domain: hwpt.kobj! } }];
 }

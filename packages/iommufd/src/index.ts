@@ -1,14 +1,36 @@
 /**
  * @packageDocumentation
  * /dev/iommu: contexts, the object table, ioctl dispatch on bytes, devices,
- * HW page tables, fault queues and Linux's selftest mock driver (Linux
- * drivers/iommu/iommufd).
+ * HW page tables on the selftest mock, Intel VT-d and ARM SMMUv3 drivers,
+ * platform devices (Linux drivers/iommu/iommufd).
  */
 
 export { type AttachTarget, resolveAttachTarget } from "./attach";
 export { decideClose, decideOpen } from "./context";
 export { decideDestroy } from "./destroy";
 export { destroyEffects } from "./destroy-hooks";
+export {
+  decideDeviceAttach,
+  decideDeviceDetach,
+  decideDeviceReplace,
+  decideDeviceUnbind,
+  deviceDetachEffects,
+} from "./device-attach";
+export { decideDeviceBind } from "./device-bind";
+export { deviceInfo, driverKey, hwptDriverKey, objectDevice } from "./devices";
+export type {
+  AllocatedDomain,
+  DeviceInfo,
+  DriverKind,
+  HwInfo,
+  HwRoot,
+  IommuDriver,
+  ReservedRange,
+} from "./drivers/driver";
+export { type IoasFollowEvent, smmuFollowing, vtdFollowing } from "./drivers/follow";
+export { driverOf } from "./drivers/index";
+export { smmuDomainDescriptor, smmuDriver } from "./drivers/smmu";
+export { vtdDomainDescriptor, vtdDriver } from "./drivers/vtd";
 export { evolveIommufd } from "./evolve";
 export { decideIoasAlloc } from "./ioas";
 export { type IoctlCall, respond, ret } from "./ioctl/call";
@@ -28,6 +50,7 @@ export {
   type PlatformIssue,
   PlatformSchema,
   parsePlatform,
+  pasidDevices,
   rid,
   SmmuUnitSchema,
   VtdUnitSchema,
@@ -35,6 +58,7 @@ export {
 export type { IommufdRoot, RootEvolve } from "./root";
 export {
   type AccountMode,
+  type HwDomainRef,
   INITIAL_IOMMUFD_STATE,
   type IommufdContext,
   type IommufdObject,
@@ -42,5 +66,13 @@ export {
   type ObjectType,
 } from "./state";
 export { createIommufd, type IommufdOptions } from "./subsystem";
-export { createSystem, createSystemLog, type SystemState } from "./system";
+export {
+  createEmptySystemLog,
+  createSystem,
+  createSystemLog,
+  platformUnitCommands,
+  SMMU_TABLE_BASE,
+  type SystemState,
+  VTD_TABLE_BASE,
+} from "./system";
 export { compatIoas, decideVfioIoasSet } from "./vfio-ioas";

@@ -17,7 +17,12 @@ export type IommufdCommand = Extract<
       | "iommufd.selftest.mock_domain"
       | "iommufd.selftest.mock_domain_replace"
       | "iommufd.hwpt.alloc"
-      | "iommufd.vfio_ioas.set";
+      | "iommufd.vfio_ioas.set"
+      | "iommufd.device.bind"
+      | "iommufd.device.unbind"
+      | "iommufd.device.attach"
+      | "iommufd.device.replace"
+      | "iommufd.device.detach";
   }
 >;
 /** Events the iommufd slice evolves on. */

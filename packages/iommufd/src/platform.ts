@@ -159,3 +159,24 @@ export const DEFAULT_PLATFORM: Platform = Object.freeze({
     },
   ],
 }) as Platform;
+
+/**
+ * What the PASID layer (@iommu-sim/ioasid's `PasidDevice`) needs to know of
+ * a platform device, by RID: PASID capability, group size (SVA needs the
+ * device alone in its group), trust, and placement. A trusted device on bus
+ * 0 counts as on-socket (a root-complex integrated endpoint such as an
+ * accelerator); an untrusted one sits behind an external-facing port.
+ */
+export function pasidDevices(platform: Platform) {
+  return (_root: unknown, rid: number) => {
+    const d = platform.devices.find((x) => x.rid === rid);
+    if (d === undefined) return undefined;
+    return {
+      pasidEnabled: d.pasidBits !== undefined,
+      groupSize: platform.devices.filter((x) => x.group === d.group).length,
+      trusted: d.trusted,
+      external: !d.trusted,
+      onSocket: d.trusted && rid >> 8 === 0,
+    };
+  };
+}

@@ -8,6 +8,8 @@
  * point at it (see objects.ts), so the counts cannot drift.
  */
 
+import type { Platform } from "./platform";
+
 /** How a context accounts pinned pages (Linux enum iopt_pages_account_mode). */
 export type AccountMode = "user" | "mm";
 
@@ -41,6 +43,13 @@ export interface IommufdObject {
   readonly autoDomain?: boolean;
   /** HWPT alloc flags (IOMMU_HWPT_ALLOC_*), or a mock device's MOCK_FLAGS_DEVICE_*. */
   readonly flags?: number;
+  /** A device object of a platform device (VFIO_DEVICE_BIND_IOMMUFD): the device's name. */
+  readonly device?: string;
+  /**
+   * A platform device's attachments, by PASID (0 = the RID, IOMMU_NO_PASID),
+   * sorted; `refs` lists the HWPTs they use.
+   */
+  readonly attachments?: readonly { readonly pasid: number; readonly hwpt: number }[];
 }
 
 /** One open file of /dev/iommu (Linux struct iommufd_ctx). */
@@ -57,8 +66,24 @@ export interface IommufdContext {
   readonly vfioIoas?: number;
 }
 
+/**
+ * Which hardware domain stands behind a global domain id (a HWPT's `kobj`,
+ * iopt's domain id): the driver, its unit (VT-d unit / SMMU instance
+ * number) and the hardware package's handle (VT-d DID, SMMU domain id).
+ * Mock domains have none.
+ */
+export interface HwDomainRef {
+  readonly driver: "vtd" | "smmu";
+  readonly unit: number;
+  readonly domain: number;
+}
+
 /** The `iommufd` slice of the root state. */
 export interface IommufdState {
+  /** The machine: its IOMMU units and the devices that can be bound (absent: mock devices only). */
+  readonly platform?: Platform;
+  /** Hardware domains by global domain id (see `HwDomainRef`). */
+  readonly hwDomains: Readonly<Record<number, HwDomainRef>>;
   readonly contexts: Readonly<Record<number, IommufdContext>>;
   /** The next context id (contexts are never reused, like struct file pointers). */
   readonly nextContext: number;
@@ -69,6 +94,7 @@ export interface IommufdState {
 /** The empty slice. */
 export const INITIAL_IOMMUFD_STATE: IommufdState = Object.freeze({
   contexts: {},
+  hwDomains: {},
   nextContext: 1,
   nextKobj: 1,
 });

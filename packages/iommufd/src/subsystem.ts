@@ -4,11 +4,19 @@
 import type { Subsystem } from "@iommu-sim/eventlog";
 import { decideClose, decideOpen } from "./context";
 import { decideDestroy } from "./destroy";
+import {
+  decideDeviceAttach,
+  decideDeviceDetach,
+  decideDeviceReplace,
+  decideDeviceUnbind,
+} from "./device-attach";
+import { decideDeviceBind } from "./device-bind";
 import { evolveIommufd } from "./evolve";
 import { decideHwptAlloc } from "./hwpt-alloc";
 import { decideIoasAlloc } from "./ioas";
 import type { IommufdCommand, IommufdEvent } from "./messages";
 import { decideOptionSet } from "./option";
+import type { Platform } from "./platform";
 import type { IommufdRoot, RootEvolve } from "./root";
 import { decideMockDomain } from "./selftest/mock-domain";
 import { decideMockDomainReplace } from "./selftest/replace";
@@ -19,6 +27,8 @@ import { decideVfioIoasSet } from "./vfio-ioas";
 export interface IommufdOptions {
   /** The composed system's evolve (asked lazily: it exists only once the system is combined). */
   readonly evolve: () => RootEvolve;
+  /** The machine whose devices can be bound (`iommufd.device.bind`); absent: selftest mock devices only. */
+  readonly platform?: Platform;
 }
 
 /**
@@ -33,7 +43,10 @@ export function createIommufd(
   return {
     commands: ["iommufd."],
     events: ["iommufd."],
-    initialState: INITIAL_IOMMUFD_STATE,
+    initialState:
+      options.platform === undefined
+        ? INITIAL_IOMMUFD_STATE
+        : Object.freeze({ ...INITIAL_IOMMUFD_STATE, platform: options.platform }),
     decide(_state, c, ctx) {
       const root = ctx.root;
       switch (c.type) {
@@ -55,6 +68,16 @@ export function createIommufd(
           return decideHwptAlloc(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.vfio_ioas.set":
           return decideVfioIoasSet(root, c.data.ctx, c.data.ioasId);
+        case "iommufd.device.bind":
+          return decideDeviceBind(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.device.unbind":
+          return decideDeviceUnbind(root, c.data, options.evolve()) as IommufdEvent[];
+        case "iommufd.device.attach":
+          return decideDeviceAttach(root, c.data, ctx, options.evolve()) as IommufdEvent[];
+        case "iommufd.device.replace":
+          return decideDeviceReplace(root, c.data, ctx, options.evolve()) as IommufdEvent[];
+        case "iommufd.device.detach":
+          return decideDeviceDetach(root, c.data, options.evolve()) as IommufdEvent[];
       }
     },
     evolve: evolveIommufd,

@@ -1,9 +1,9 @@
 /**
  * The composed system: every subsystem iommufd drives, in evolve order:
  * `mm` and `iopt` (packages/iopt), the selftest `mockDomain`, `iommufd`,
- * then any extra subsystems the caller adds (ioasid, the hardware drivers,
- * vfio-compat — each composed by the application that uses them, since
- * iommufd does not depend on them).
+ * the hardware `vtd` and `smmu` (following their IOAS, drivers/follow.ts),
+ * then any extra subsystems the caller adds (ioasid, vfio-compat — each
+ * composed by the application that uses them).
  */
 import {
   combine,
@@ -14,18 +14,75 @@ import {
   type Subsystem,
 } from "@iommu-sim/eventlog";
 import { ioptSubsystems } from "@iommu-sim/iopt";
+import { isErrno } from "@iommu-sim/uapi";
+import { smmuFollowing, vtdFollowing } from "./drivers/follow";
+import { DEFAULT_PLATFORM, type Platform } from "./platform";
 import type { RootEvolve } from "./root";
 import { createIommufd } from "./subsystem";
 
 // biome-ignore lint/suspicious/noExplicitAny: heterogeneous subsystem map
 type Extra = Record<string, Subsystem<any, any, any, any>>;
 
-/** The root decider of the whole system, with `extra` subsystems evolved after iommufd. */
-export function createSystem<X extends Extra = Record<never, never>>(extra?: X) {
+/** Table memory of VT-d unit n: 1 GiB (hw-vtd's default size) at 0x10_0000_0000 + n GiB. */
+export const VTD_TABLE_BASE = 0x10_0000_0000n;
+/** Table memory of SMMU instance n: 1 GiB at 0x20_0000_0000 + n GiB. */
+export const SMMU_TABLE_BASE = 0x20_0000_0000n;
+const GiB = 0x4000_0000n;
+
+/**
+ * The commands that add the platform's IOMMU units, in platform order: VT-d
+ * units `vtd.unit.add {unit: n}` and SMMU instances `smmu.instance.add
+ * {instance: n}`, n counting the units of each kind from 0, each with its
+ * own 1 GiB of table memory and the platform's register overrides. Mock
+ * units need no command.
+ */
+export function platformUnitCommands(platform: Platform): Message[] {
+  const out: Message[] = [];
+  let nv = 0;
+  let ns = 0;
+  for (const u of platform.iommus) {
+    if (u.kind === "vtd") {
+      const n = nv++;
+      out.push({
+        type: "vtd.unit.add",
+        data: {
+          unit: n,
+          tableBase: VTD_TABLE_BASE + BigInt(n) * GiB,
+          ...(u.cap === undefined ? {} : { cap: BigInt(u.cap) }),
+          ...(u.ecap === undefined ? {} : { ecap: BigInt(u.ecap) }),
+        },
+      });
+    } else if (u.kind === "smmu") {
+      const n = ns++;
+      out.push({
+        type: "smmu.instance.add",
+        data: {
+          instance: n,
+          tableBase: SMMU_TABLE_BASE + BigInt(n) * GiB,
+          tableSize: GiB,
+          ...(u.idr === undefined ? {} : { idr: [...u.idr] }),
+        },
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The root decider of the whole system on `platform` (default
+ * DEFAULT_PLATFORM: its devices can be bound), with `extra` subsystems
+ * evolved after the hardware.
+ */
+export function createSystem<X extends Extra = Record<never, never>>(
+  extra?: X,
+  platform: Platform = DEFAULT_PLATFORM,
+) {
   let evolve: RootEvolve | undefined;
   const decider = combine({
     ...ioptSubsystems,
-    iommufd: createIommufd({ evolve: () => evolve! }),
+    iommufd: createIommufd({ evolve: () => evolve!, platform }),
+    vtd: vtdFollowing,
+    smmu: smmuFollowing,
     ...(extra ?? ({} as X)),
   });
   evolve = decider.evolve as unknown as RootEvolve;
@@ -35,10 +92,38 @@ export function createSystem<X extends Extra = Record<never, never>>(extra?: X) 
 /** The system's root state (without extras). */
 export type SystemState = ReturnType<typeof createSystem>["initialState"];
 
-/** An event log over `createSystem(extra)`. */
+/**
+ * An event log over `createSystem(extra, platform)` with no record yet:
+ * the target of `append` / `replay` of a recorded log, which begins with
+ * its own unit commands.
+ */
+export function createEmptySystemLog<X extends Extra = Record<never, never>>(
+  options?: LogOptions,
+  extra?: X,
+  platform: Platform = DEFAULT_PLATFORM,
+): EventLog<Message, Message, ReturnType<typeof createSystem<X>>["initialState"]> {
+  return createLog(createSystem(extra, platform) as never, options) as EventLog<
+    Message,
+    Message,
+    ReturnType<typeof createSystem<X>>["initialState"]
+  >;
+}
+
+/**
+ * An event log over `createSystem(extra, platform)` that starts with the
+ * platform's unit commands (`platformUnitCommands`), so a replay rebuilds
+ * the units.
+ * @throws Error if a unit cannot be added (a platform the hardware models refuse).
+ */
 export function createSystemLog<X extends Extra = Record<never, never>>(
   options?: LogOptions,
   extra?: X,
+  platform: Platform = DEFAULT_PLATFORM,
 ): EventLog<Message, Message, ReturnType<typeof createSystem<X>>["initialState"]> {
-  return createLog(createSystem(extra) as never, options);
+  const log = createEmptySystemLog(options, extra, platform);
+  for (const c of platformUnitCommands(platform)) {
+    const r = log.dispatch(c);
+    if (isErrno(r)) throw new Error(`platform unit ${c.type}: ${r}`);
+  }
+  return log;
 }

@@ -22,7 +22,7 @@ function ctxWith(objects: IommufdObject[]): IommufdContext {
   };
 }
 const stateOf = (c: IommufdContext) => {
-  const iommufd: IommufdState = { contexts: { 1: c }, nextContext: 2, nextKobj: 1 };
+  const iommufd: IommufdState = { contexts: { 1: c }, hwDomains: {}, nextContext: 2, nextKobj: 1 };
   return { ...createSystem().initialState, iommufd } as unknown as IommufdRoot;
 };
 

@@ -28,7 +28,7 @@ export interface ReplayResult {
  */
 export async function replayLog(file: string, to?: number): Promise<ReplayResult> {
   const opened = await openLogFile(file);
-  const { log } = createModel(opened.platform);
+  const { log } = createModel(opened.platform, { empty: true });
   const progress = progressBar(`replay ${file}`, opened.size);
   try {
     for await (const batch of opened.batches) {

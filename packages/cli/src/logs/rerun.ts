@@ -37,7 +37,7 @@ const strip = (r: { type: string; data: unknown }) => ({ type: r.type, data: r.d
 /** Re-decide `file`'s commands; stops at the first divergence. */
 export async function rerunLog(file: string): Promise<RerunResult> {
   const opened = await openLogFile(file);
-  const { log } = createModel(opened.platform);
+  const { log } = createModel(opened.platform, { empty: true });
   const progress = progressBar(`rerun ${file}`, opened.size);
   let commands = 0;
   let pending: LogRecord<Message> | undefined;

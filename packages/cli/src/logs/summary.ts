@@ -74,7 +74,10 @@ function summariseGeneric(slice: unknown): SliceSummary {
     else if (Array.isArray(v)) out[k] = v.length;
     else if (v instanceof Map || v instanceof Set) out[k] = v.size;
     else if (v instanceof FrameStore) out[k] = `${v.frameCount} frames`;
-    else if (typeof v === "object" && v !== null) out[k] = Object.keys(v).length;
+    else if (typeof v === "object" && v !== null) {
+      const size = (v as { size?: unknown }).size; // EpochMap and other map-like bulk structures
+      out[k] = typeof size === "number" ? size : Object.keys(v).length;
+    }
   }
   return out;
 }

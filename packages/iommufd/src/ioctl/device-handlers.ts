@@ -1,7 +1,7 @@
 /**
  * Device and HWPT ioctls: IOMMU_HWPT_ALLOC (hw_pagetable.c) and
- * IOMMU_GET_HW_INFO (device.c iommufd_get_hw_info) for the drivers
- * modelled so far (the selftest mock).
+ * IOMMU_GET_HW_INFO (device.c iommufd_get_hw_info) for the selftest mock
+ * and the VT-d / SMMUv3 drivers.
  */
 import {
   IOMMU_HW_CAP_DIRTY_TRACKING,
@@ -14,6 +14,9 @@ import {
   MOCK_FLAGS_DEVICE_PASID,
   MOCK_PASID_WIDTH,
 } from "@iommu-sim/uapi";
+import { objectDevice } from "../devices";
+import type { HwInfo, HwRoot } from "../drivers/driver";
+import { driverOf } from "../drivers/index";
 import { getObject } from "../objects";
 import type { IommufdRoot } from "../root";
 import { type IoctlCall, respond } from "./call";
@@ -59,8 +62,22 @@ function mockHwInfo(inType: number): Uint8Array | undefined {
   return data;
 }
 
+/** The mock device's answer: its struct, dirty tracking unless NO_DIRTY, PASID width with MOCK_FLAGS_DEVICE_PASID. */
+function mockInfo(inType: number, flags: number): HwInfo | undefined {
+  const data = mockHwInfo(inType);
+  if (data === undefined) return undefined;
+  return {
+    type: IOMMU_HW_INFO_TYPE_SELFTEST,
+    data,
+    capabilities: flags & MOCK_FLAGS_DEVICE_NO_DIRTY ? 0n : BigInt(IOMMU_HW_CAP_DIRTY_TRACKING),
+    maxPasidLog2: flags & MOCK_FLAGS_DEVICE_PASID ? MOCK_PASID_WIDTH : 0,
+  };
+}
+
 /**
- * IOMMU_GET_HW_INFO: copies min(data_len, driver data size) bytes to
+ * IOMMU_GET_HW_INFO: the driver's struct (iommu_test_hw_info,
+ * iommu_hw_info_vtd, iommu_hw_info_arm_smmuv3); a requested
+ * `in_data_type` other than DEFAULT or the driver's → EOPNOTSUPP. Copies min(data_len, driver data size) bytes to
  * data_uptr and zeroes the rest of the caller's buffer (EFAULT if it cannot
  * be written), then answers data_len, out_data_type, out_capabilities and
  * out_max_pasid_log2.
@@ -77,22 +94,29 @@ export function getHwInfo(call: Call): number {
   const c = call.env.peek().iommufd.contexts[call.ctx]!;
   const dev = getObject(c, v.dev_id, "device");
   if (isErrno(dev)) return dev.ret;
-  const data = mockHwInfo(inType);
-  if (data === undefined) return EOPNOTSUPP;
+  const root = call.env.peek();
+  const hw = objectDevice(root.iommufd, dev);
+  let info: HwInfo | undefined;
+  if (hw === undefined) info = mockInfo(inType, dev.flags ?? 0);
+  else {
+    info = driverOf(hw.driver).hwInfo(root as HwRoot, hw);
+    if (info !== undefined && inType !== IOMMU_HW_INFO_TYPE_DEFAULT && inType !== info.type) info = undefined;
+  }
+  if (info === undefined) return EOPNOTSUPP;
+  const data = info.data;
   if (v.data_len > 0) {
     const out = new Uint8Array(v.data_len);
     out.set(data.subarray(0, Math.min(v.data_len, data.length)));
     const e = call.env.user.write(v.data_uptr, out);
     if (e) return e.ret;
   }
-  const flags = dev.flags ?? 0;
   respond(call, {
     ...call.value,
     data_len: data.length,
-    in_data_type: IOMMU_HW_INFO_TYPE_SELFTEST,
-    out_data_type: IOMMU_HW_INFO_TYPE_SELFTEST,
-    out_capabilities: flags & MOCK_FLAGS_DEVICE_NO_DIRTY ? 0n : BigInt(IOMMU_HW_CAP_DIRTY_TRACKING),
-    out_max_pasid_log2: flags & MOCK_FLAGS_DEVICE_PASID ? MOCK_PASID_WIDTH : 0,
+    in_data_type: info.type,
+    out_data_type: info.type,
+    out_capabilities: info.capabilities,
+    out_max_pasid_log2: info.maxPasidLog2,
   });
   return 0;
 }

@@ -9,6 +9,11 @@ import { command, event, type MessageDef } from "./message";
 import { ObjectId, U64, UInt } from "./schema";
 
 const Ctx = UInt(31, "context id (one per open file), from 1");
+const Pasid = UInt(20, "PASID; absent or 0 = the RID (requests without PASID, IOMMU_NO_PASID)");
+const DeviceName = Type.String({
+  pattern: "^[a-z][a-z0-9_-]{0,31}$",
+  description: "a platform device's name (the PCI function behind an IOMMU unit)",
+});
 
 /** Every `iommufd.` message definition. */
 export const iommufdMessages = [
@@ -67,6 +72,7 @@ export const iommufdMessages = [
       external: Type.Optional(UInt(8, "users held by a driver (a bound device)")),
       autoDomain: Type.Optional(Type.Boolean({ description: "HWPT allocated by auto-domain attach" })),
       flags: Type.Optional(UInt(32, "HWPT alloc flags, or a mock device's MOCK_FLAGS_DEVICE_*")),
+      device: Type.Optional(DeviceName),
     }),
     "an object appeared in the context's table (iommufd_object_finalize)",
   ),
@@ -110,5 +116,65 @@ export const iommufdMessages = [
     "iommufd.vfioIoas.set",
     Type.Object({ ctx: Ctx, ioasId: UInt(32, "0 = none") }),
     "the context's compat IOAS changed",
+  ),
+  command(
+    "iommufd.device.bind",
+    Type.Object({ ctx: Ctx, device: DeviceName }),
+    "VFIO_DEVICE_BIND_IOMMUFD (device.c iommufd_device_bind): a device object, held by its VFIO driver",
+  ),
+  command(
+    "iommufd.device.unbind",
+    Type.Object({ ctx: Ctx, devId: UInt(32, "device object id") }),
+    "the VFIO device file closes (device.c iommufd_device_unbind): detach, then the device object goes",
+  ),
+  command(
+    "iommufd.device.attach",
+    Type.Object({
+      ctx: Ctx,
+      devId: UInt(32, "device object id"),
+      ptId: UInt(32, "IOAS or paging HWPT object id"),
+      pasid: Type.Optional(Pasid),
+    }),
+    "VFIO_DEVICE_ATTACH_IOMMUFD_PT (device.c iommufd_device_attach): an IOAS → its auto domain, or a paging HWPT",
+  ),
+  command(
+    "iommufd.device.replace",
+    Type.Object({
+      ctx: Ctx,
+      devId: UInt(32, "device object id"),
+      ptId: UInt(32, "IOAS or paging HWPT object id"),
+      pasid: Type.Optional(Pasid),
+    }),
+    "iommufd_device_replace (what VFIO_DEVICE_ATTACH_IOMMUFD_PT does on an attached device): move it in one step",
+  ),
+  command(
+    "iommufd.device.detach",
+    Type.Object({ ctx: Ctx, devId: UInt(32, "device object id"), pasid: Type.Optional(Pasid) }),
+    "VFIO_DEVICE_DETACH_IOMMUFD_PT (device.c iommufd_device_detach); a device not attached is left alone",
+  ),
+  event(
+    "iommufd.device.attachment.set",
+    Type.Object({
+      ctx: Ctx,
+      id: ObjectId(),
+      pasid: UInt(20, "0 = the RID"),
+      hwpt: UInt(32, "HWPT object id; 0 = detached"),
+    }),
+    "a platform device's attachment at one PASID (or its RID) changed",
+  ),
+  event(
+    "iommufd.hw_domain.bound",
+    Type.Object({
+      kobj: UInt(31, "global id of the domain (the HWPT's kobj, iopt's domain id)"),
+      driver: Type.Union([Type.Literal("vtd"), Type.Literal("smmu")]),
+      unit: UInt(16, "VT-d unit / SMMU instance number"),
+      domain: UInt(32, "the hardware package's domain handle: VT-d DID, SMMU domain id"),
+    }),
+    "a paging domain of a hardware driver now stands behind global domain id kobj",
+  ),
+  event(
+    "iommufd.hw_domain.unbound",
+    Type.Object({ kobj: UInt(31) }),
+    "the hardware domain behind kobj was freed",
   ),
 ] as const satisfies readonly MessageDef[];

@@ -1,0 +1,125 @@
+/**
+ * The ARM SMMUv3 driver behind iommufd (Linux
+ * drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c): paging domains
+ * (`arm_smmu_domain_alloc_paging_flags()`: stage 1 with an ASID, stage 2
+ * with a VMID for NEST_PARENT), RID attach (`arm_smmu_attach_dev()`: CD
+ * table + STE, CFGI + SYNC), detach to the blocking domain,
+ * `iommu_hw_info_arm_smmuv3` (`arm_smmu_hw_info()`) and the software MSI
+ * window (`arm_smmu_get_resv_regions()`). Checks and fault points are
+ * hw-smmu's own: this adapter asks its decider.
+ */
+import type { DecideContext } from "@iommu-sim/eventlog";
+import {
+  hwInfoBytes,
+  reservedRegions,
+  type SmmuInstance,
+  type SmmuRoot,
+  smmuSubsystem,
+} from "@iommu-sim/hw-smmu";
+import {
+  type Errno,
+  errno,
+  IOMMU_HW_INFO_TYPE_ARM_SMMUV3,
+  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+  IOMMU_HWPT_ALLOC_NEST_PARENT,
+  IOMMU_HWPT_ALLOC_PASID,
+  isErrno,
+  type SmmuCommand,
+} from "@iommu-sim/uapi";
+import type { AllocatedDomain, Decided, HwInfo, HwRoot, IommuDriver, ReservedRange } from "./driver";
+
+/** Linux PAGING_FLAGS of arm_smmu_domain_alloc_paging_flags(). */
+const SMMU_PAGING_FLAGS =
+  IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_ALLOC_PASID | IOMMU_HWPT_ALLOC_NEST_PARENT;
+
+/** Input address bits of the model's domains (`SmmuDomain.iaBits`: Linux's ias of a 48-bit VA, no FEAT_VAX). */
+const SMMU_IA_BITS = 48;
+
+function instanceOf(root: HwRoot, unit: number): SmmuInstance | Errno {
+  return root.smmu?.instances.get(unit) ?? errno("ENODEV", `no SMMU instance ${unit}`);
+}
+
+/** Run hw-smmu's decider on one command (its checks and fault points). */
+function decideSmmu(root: HwRoot, command: SmmuCommand, ctx: DecideContext): Decided | Errno {
+  const r = smmuSubsystem.decide(root.smmu!, command, { step: ctx.step, root: root as unknown as SmmuRoot });
+  return isErrno(r) ? r : [...r];
+}
+
+/** iopt's view of an SMMU paging domain: 4 KiB IO pages (the 4 KiB granule), aperture [0, 2^48 − 1]. */
+export function smmuDomainDescriptor(kobj: number) {
+  return { id: kobj, ioPageSize: 4096, apertureStart: 0n, apertureLast: (1n << BigInt(SMMU_IA_BITS)) - 1n };
+}
+
+/** The SMMUv3 driver. */
+export const smmuDriver: IommuDriver = {
+  kind: "smmu",
+  pagingFlags: () => SMMU_PAGING_FLAGS,
+
+  allocPaging(root, unit, kobj, flags, ctx): AllocatedDomain | Errno {
+    const inst = instanceOf(root, unit);
+    if (isErrno(inst)) return inst;
+    // Dirty tracking needs HTTU (ARM_SMMU_FEAT_HD), which the model does not implement.
+    if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+      return errno("EOPNOTSUPP", "no hardware dirty-bit management (HTTU) on this SMMU");
+    const kind = flags & IOMMU_HWPT_ALLOC_NEST_PARENT ? "s2" : "s1";
+    const events = decideSmmu(root, { type: "smmu.domain.alloc", data: { instance: unit, kind } }, ctx);
+    if (isErrno(events)) return events;
+    const domain = (events[0]!.data as { domain: number }).domain;
+    events.push({ type: "iommufd.hw_domain.bound", data: { kobj, driver: "smmu", unit, domain } });
+    return { events, descriptor: smmuDomainDescriptor(kobj) };
+  },
+
+  freeDomain(_root, ref, kobj): Decided {
+    return [
+      { type: "smmu.domain.freed", data: { instance: ref.unit, domain: ref.domain } },
+      { type: "iommufd.hw_domain.unbound", data: { kobj } },
+    ];
+  },
+
+  attachDevice(root, ref, dev, pasid, ctx): Decided | Errno {
+    const inst = instanceOf(root, ref.unit);
+    if (isErrno(inst)) return inst;
+    return decideSmmu(
+      root,
+      {
+        type: "smmu.domain.attach",
+        data: {
+          instance: ref.unit,
+          domain: ref.domain,
+          sid: dev.rid,
+          ...(pasid === 0 ? {} : { ssid: pasid }),
+          // arm_smmu_ats_supported(): the device's ATS and the SMMU's.
+          ats: dev.ats && inst.features.ats,
+          ssidBits: Math.min(dev.pasidBits, inst.features.ssidBits),
+        },
+      },
+      ctx,
+    );
+  },
+
+  detachDevice(_root, dev, pasid): Decided {
+    const ssid = pasid === 0 ? {} : { ssid: pasid };
+    return [{ type: "smmu.domain.detached", data: { instance: dev.unit, sid: dev.rid, ...ssid } }];
+  },
+
+  maxPasidLog2(root, dev): number {
+    // smmu->iommu.max_pasids = 1 << ssid_bits, capped by the device's PASID width.
+    const inst = root.smmu?.instances.get(dev.unit);
+    return inst === undefined ? 0 : Math.min(dev.pasidBits, inst.features.ssidBits);
+  },
+
+  hwInfo(root, dev): HwInfo | undefined {
+    const inst = root.smmu?.instances.get(dev.unit);
+    if (inst === undefined) return undefined;
+    return {
+      type: IOMMU_HW_INFO_TYPE_ARM_SMMUV3,
+      data: hwInfoBytes(inst.regs),
+      capabilities: 0n,
+      maxPasidLog2: smmuDriver.maxPasidLog2(root, dev),
+    };
+  },
+
+  reservedRegions(): readonly ReservedRange[] {
+    return reservedRegions().map((r) => ({ start: r.start, last: r.start + r.length - 1n }));
+  },
+};

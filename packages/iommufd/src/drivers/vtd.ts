@@ -1,0 +1,147 @@
+/**
+ * The Intel VT-d driver behind iommufd (Linux drivers/iommu/intel/iommu.c):
+ * second-stage paging domains (`intel_iommu_domain_alloc_paging_flags()`),
+ * RID attach through the scalable-mode PASID entry of RID_PASID
+ * (`intel_pasid_setup_second_level()`), `iommu_hw_info_vtd`
+ * (`intel_iommu_hw_info()`) and the interrupt window
+ * (`intel_iommu_get_resv_regions()`). The checks and fault points are
+ * hw-vtd's own: this adapter asks its decider.
+ */
+import type { DecideContext } from "@iommu-sim/eventlog";
+import {
+  agawToWidth,
+  capMaxAgaw,
+  ECAP,
+  hwInfo,
+  regGet,
+  reservedRegions,
+  unitFeatures,
+  type VtdRoot,
+  type VtdUnit,
+  vtd,
+} from "@iommu-sim/hw-vtd";
+import {
+  type Errno,
+  errno,
+  IOMMU_HW_CAP_DIRTY_TRACKING,
+  IOMMU_HW_INFO_TYPE_INTEL_VTD,
+  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+  IOMMU_HWPT_ALLOC_NEST_PARENT,
+  IOMMU_HWPT_ALLOC_PASID,
+  isErrno,
+  type VtdCommand,
+} from "@iommu-sim/uapi";
+import type { HwDomainRef } from "../state";
+import type {
+  AllocatedDomain,
+  Decided,
+  DeviceInfo,
+  HwInfo,
+  HwRoot,
+  IommuDriver,
+  ReservedRange,
+} from "./driver";
+
+/** The paging flags Linux's intel driver accepts (`supported_flags` of intel_iommu_domain_alloc_paging_flags). */
+const VTD_PAGING_FLAGS =
+  IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_PASID;
+
+function unitOf(root: HwRoot, unit: number): VtdUnit | Errno {
+  return root.vtd?.units.get(unit) ?? errno("ENODEV", `no VT-d unit ${unit}`);
+}
+
+/** Run hw-vtd's decider on one command (its checks and fault points). */
+function decideVtd(root: HwRoot, command: VtdCommand, ctx: DecideContext): Decided | Errno {
+  const r = vtd.decide(root.vtd!, command, { step: ctx.step, root: root as unknown as VtdRoot });
+  return isErrno(r) ? r : [...r];
+}
+
+/**
+ * The descriptor iopt gets for a VT-d paging domain: 4 KiB IO pages,
+ * aperture [0, 2^width − 1] with width the AGAW the domain gets (the
+ * widest SAGAW within MGAW: Linux `domain->geometry.aperture_end =
+ * __DOMAIN_MAX_ADDR(gaw)`), cache coherency enforced when ECAP.SC.
+ */
+export function vtdDomainDescriptor(unit: VtdUnit, kobj: number) {
+  const width = agawToWidth(capMaxAgaw(unit.config.cap));
+  return {
+    id: kobj,
+    ioPageSize: 4096,
+    apertureStart: 0n,
+    apertureLast: (1n << BigInt(width)) - 1n,
+    enforceCacheCoherency: unitFeatures(unit.config).sc,
+  };
+}
+
+/** The VT-d driver. */
+export const vtdDriver: IommuDriver = {
+  kind: "vtd",
+  pagingFlags: () => VTD_PAGING_FLAGS,
+
+  allocPaging(root, unit, kobj, flags, ctx): AllocatedDomain | Errno {
+    const u = unitOf(root, unit);
+    if (isErrno(u)) return u;
+    const events = decideVtd(
+      root,
+      {
+        type: "vtd.domain.alloc",
+        data: {
+          unit,
+          nestParent: (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0,
+          dirtyTracking: (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0,
+        },
+      },
+      ctx,
+    );
+    if (isErrno(events)) return events;
+    const did = (events[0]!.data as { did: number }).did;
+    events.push({ type: "iommufd.hw_domain.bound", data: { kobj, driver: "vtd", unit, domain: did } });
+    return { events, descriptor: vtdDomainDescriptor(u, kobj) };
+  },
+
+  freeDomain(_root, ref: HwDomainRef, kobj): Decided {
+    return [
+      { type: "vtd.domain.freed", data: { unit: ref.unit, did: ref.domain } },
+      { type: "iommufd.hw_domain.unbound", data: { kobj } },
+    ];
+  },
+
+  attachDevice(root, ref, dev: DeviceInfo, pasid, ctx): Decided | Errno {
+    const u = unitOf(root, ref.unit);
+    if (isErrno(u)) return u;
+    return decideVtd(
+      root,
+      {
+        type: "vtd.device.attach",
+        data: { unit: ref.unit, rid: dev.rid, pasid, did: ref.domain, ats: dev.ats, pri: dev.pri },
+      },
+      ctx,
+    );
+  },
+
+  detachDevice(_root, dev, pasid): Decided {
+    return [{ type: "vtd.device.detached", data: { unit: dev.unit, rid: dev.rid, pasid } }];
+  },
+
+  maxPasidLog2(root, dev): number {
+    const u = root.vtd?.units.get(dev.unit);
+    if (u === undefined || !unitFeatures(u.config).pasid) return 0;
+    // iommu->iommu.max_pasids = 2 << ECAP.PSS; the device's PCI PASID width caps it.
+    return Math.min(dev.pasidBits, regGet(u.config.ecap, ECAP.PSS) + 1);
+  },
+
+  hwInfo(root, dev): HwInfo | undefined {
+    const u = root.vtd?.units.get(dev.unit);
+    if (u === undefined) return undefined;
+    return {
+      type: IOMMU_HW_INFO_TYPE_INTEL_VTD,
+      data: hwInfo(u),
+      capabilities: unitFeatures(u.config).ssads ? BigInt(IOMMU_HW_CAP_DIRTY_TRACKING) : 0n,
+      maxPasidLog2: vtdDriver.maxPasidLog2(root, dev),
+    };
+  },
+
+  reservedRegions(): readonly ReservedRange[] {
+    return reservedRegions().map((r) => ({ start: r.start, last: r.start + r.length - 1n }));
+  },
+};
