@@ -35,6 +35,12 @@ export {
 } from "./iopt/map";
 export type { IoptCommand, IoptDecided, IoptEvent, IoptRoot, MockMessage } from "./iopt/messages";
 export {
+  accountModeFor,
+  type ContextAccountMode,
+  mapNewPages,
+  type NewPagesSource,
+} from "./iopt/new-pages";
+export {
   decideAllowIovas,
   decideReserve,
   decideSetHugePages,

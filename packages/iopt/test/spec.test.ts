@@ -10,8 +10,8 @@ import {
   IOMMU_IOAS_MAP_READABLE,
   IOMMU_IOAS_MAP_WRITEABLE,
 } from "@iommu-sim/uapi";
-import { describe, it } from "vitest";
-import { ioptDecider, lookupPage, mockDomainDescriptor } from "../src/index";
+import { describe, expect, it } from "vitest";
+import { ioptDecider, lookupPage, mockDomainDescriptor, pinCount } from "../src/index";
 import { BUFFER_VA, MOCK_APERTURE_START, PAGE, Sim, U64_MAX } from "./fixture";
 
 /** A state with buffer pages 0 and 1 faulted in, IOAS `ioas`, and (optionally) mock domain 9 attached. */
@@ -28,7 +28,7 @@ function given(domain: boolean) {
 }
 
 describe("event specifications", () => {
-  it("map without a domain: pages created lazily, nothing pinned, no frames", () => {
+  it("map without a domain: one event creates the pages, nothing pinned, no frames", () => {
     const { ioas, spec, sim } = given(false);
     spec
       .when({
@@ -44,17 +44,6 @@ describe("event specifications", () => {
       })
       .thenEvents([
         {
-          type: "iopt.pages_created",
-          data: {
-            pages: sim.state.iopt.nextPages,
-            pid: 1,
-            uptr: BUFFER_VA,
-            npages: 2n,
-            writable: false,
-            accountMode: 0,
-          },
-        },
-        {
           type: "ioas.mapped",
           data: {
             ioas,
@@ -65,12 +54,14 @@ describe("event specifications", () => {
             prot: 1,
             pfnRuns: [],
             offset: 0x800,
+            created: { pid: 1, uptr: BUFFER_VA, npages: 2n, writable: false, accountMode: 0 },
           },
         },
-      ]);
+      ])
+      .thenState((s) => expect(s.iopt.pages.get(sim.state.iopt.nextPages)?.pinned).toEqual([]));
   });
 
-  it("map with a domain: pins the two pages spanned and hands the domain their frames and offset", () => {
+  it("map with a domain: one event pins the two pages spanned and hands the domain their frames and offset", () => {
     const { ioas, spec, sim, pfn } = given(true);
     const pages = sim.state.iopt.nextPages;
     const runs =
@@ -94,11 +85,6 @@ describe("event specifications", () => {
       })
       .thenEvents([
         {
-          type: "iopt.pages_created",
-          data: { pages, pid: 1, uptr: BUFFER_VA, npages: 2n, writable: true, accountMode: 0 },
-        },
-        { type: "iopt.pages_pinned", data: { pages, index: 0n, pfnRuns: runs } },
-        {
           type: "ioas.mapped",
           data: {
             ioas,
@@ -109,22 +95,84 @@ describe("event specifications", () => {
             prot: 3,
             pfnRuns: runs,
             offset: 0x800,
+            created: { pid: 1, uptr: BUFFER_VA, npages: 2n, writable: true, accountMode: 0 },
           },
         },
-      ]);
+      ])
+      .thenState((s) => {
+        expect(pinCount(s.iopt.pinCounts, pfn(0n))).toBe(1);
+        expect(pinCount(s.iopt.pinCounts, pfn(1n))).toBe(1);
+      });
   });
 
-  it("unmap all: each area, its unpin, its pages' end", () => {
-    const { ioas, sim } = given(true);
+  it("unmap all: the area's event ends its pages (unpinned, freed)", () => {
+    const { ioas, sim, pfn } = given(true);
     sim.map(ioas, BUFFER_VA, PAGE, MOCK_APERTURE_START);
     const pages = sim.state.iopt.nextPages - 1;
     specify(ioptDecider())
       .given([], sim.state)
       .when({ type: "ioas.unmap", data: { ioas, iova: 0n, length: U64_MAX } })
       .thenEvents([
-        { type: "ioas.unmapped", data: { ioas, iova: MOCK_APERTURE_START, length: PAGE } },
-        { type: "iopt.pages_unpinned", data: { pages, index: 0n, count: 1n } },
-        { type: "iopt.pages_destroyed", data: { pages } },
+        {
+          type: "ioas.unmapped",
+          data: { ioas, iova: MOCK_APERTURE_START, length: PAGE, pagesDestroyed: true },
+        },
+      ])
+      .thenState((s) => {
+        expect(s.iopt.pages.has(pages)).toBe(false);
+        expect(pinCount(s.iopt.pinCounts, pfn(0n))).toBe(0);
+      });
+  });
+
+  it("unmap of two areas sharing pages (a copy): only the last area's event ends them", () => {
+    const { ioas, sim } = given(true);
+    sim.map(ioas, BUFFER_VA, 2n * PAGE, MOCK_APERTURE_START);
+    sim.ok({
+      type: "ioas.copy",
+      data: {
+        dstIoas: ioas,
+        srcIoas: ioas,
+        srcIova: MOCK_APERTURE_START,
+        dstIova: MOCK_APERTURE_START + 4n * PAGE,
+        length: PAGE,
+        flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+      },
+    });
+    const pages = sim.state.iopt.nextPages - 1;
+    specify(ioptDecider())
+      .given([], sim.state)
+      .when({ type: "ioas.unmap", data: { ioas, iova: 0n, length: U64_MAX } })
+      .thenEvents([
+        { type: "ioas.unmapped", data: { ioas, iova: MOCK_APERTURE_START, length: 2n * PAGE } },
+        {
+          type: "ioas.unmapped",
+          data: { ioas, iova: MOCK_APERTURE_START + 4n * PAGE, length: PAGE, pagesDestroyed: true },
+        },
+      ])
+      .thenState((s) => expect(s.iopt.pages.has(pages)).toBe(false));
+  });
+
+  it("unmap of one of two areas sharing pages: the pages stay, the unshared page is unpinned", () => {
+    const { ioas, sim } = given(true);
+    sim.map(ioas, BUFFER_VA, 2n * PAGE, MOCK_APERTURE_START);
+    sim.ok({
+      type: "ioas.copy",
+      data: {
+        dstIoas: ioas,
+        srcIoas: ioas,
+        srcIova: MOCK_APERTURE_START,
+        dstIova: MOCK_APERTURE_START + 4n * PAGE,
+        length: PAGE,
+        flags: IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+      },
+    });
+    const pages = sim.state.iopt.nextPages - 1;
+    specify(ioptDecider())
+      .given([], sim.state)
+      .when({ type: "ioas.unmap", data: { ioas, iova: MOCK_APERTURE_START, length: 2n * PAGE } })
+      .thenEvents([
+        { type: "ioas.unmapped", data: { ioas, iova: MOCK_APERTURE_START, length: 2n * PAGE } },
+        { type: "iopt.pages_unpinned", data: { pages, index: 1n, count: 1n } },
       ]);
   });
 

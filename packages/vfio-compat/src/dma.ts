@@ -71,10 +71,11 @@ export function mapDma(env: Env, ctx: number, arg: VfioArg): number {
     IOMMU_IOAS_MAP_FIXED_IOVA |
     (v.flags & VFIO_DMA_MAP_FLAG_READ ? IOMMU_IOAS_MAP_READABLE : 0) |
     (v.flags & VFIO_DMA_MAP_FLAG_WRITE ? IOMMU_IOAS_MAP_WRITEABLE : 0);
-  const pid = root.iommufd.contexts[ctx]!.pid;
+  // A /dev/vfio/vfio context accounts per mm, as the type1 driver did (io_pagetable.c iopt_map_common()).
+  const { pid, accountMode } = root.iommufd.contexts[ctx]!;
   const r = env.dispatch({
     type: "ioas.map",
-    data: { ioas: compat.kobj, pid, userVa: v.vaddr, length: v.size, iova: v.iova, flags },
+    data: { ioas: compat.kobj, pid, userVa: v.vaddr, length: v.size, iova: v.iova, flags, accountMode },
   });
   return isErrno(r) ? r.ret : 0;
 }
@@ -89,6 +90,20 @@ function unmapCommand(kobj: number, v: VfioIommuType1DmaUnmap) {
 }
 
 /**
+ * The `ioas.cut` before a TYPE1 (v1) unmap of [iova, iova + size): cuts
+ * after the range's last IOVA and before its first (none before IOVA 0),
+ * in u64 arithmetic as C computes `iova + size - 1` and `iova - 1`
+ * (vfio_compat.c iommufd_vfio_unmap_dma() → io_pagetable.c iopt_cut_iova()).
+ */
+export function cutCommand(ioas: number, iova: bigint, size: bigint) {
+  const last = BigInt.asUintN(64, iova + size - 1n);
+  return {
+    type: "ioas.cut",
+    data: { ioas, iovas: iova === 0n ? [last] : [last, iova - 1n] },
+  } as const;
+}
+
+/**
  * VFIO_IOMMU_UNMAP_DMA → 0 or −errno; `size` is answered with the bytes
  * unmapped (the 24-byte struct is copied back).
  *
@@ -96,18 +111,28 @@ function unmapCommand(kobj: number, v: VfioIommuType1DmaUnmap) {
  * flag other than ALL (GET_DIRTY_BITMAP, VADDR); ENODEV without a compat
  * IOAS; with ALL, EINVAL unless iova = size = 0 (nothing copied back), then
  * every area goes (an empty IOAS answers 0 bytes). Otherwise
- * iopt_unmap_iova() of [iova, iova + size − 1]: the range must cover whole
- * areas (ENOENT when it covers none or cuts one; EINVAL size 0) — even
- * after VFIO_SET_IOMMU(TYPE1), see the package README. On an unmap error
- * `size` is still copied back, as 0.
+ * when VFIO_SET_IOMMU(TYPE1) turned large pages off, the areas are first
+ * cut at the range's edges (`ioas.cut`, Linux iopt_cut_iova(); its EINVAL
+ * — misaligned to the IOAS alignment, an access holding the area —
+ * returns with nothing copied back, as Linux's `goto err_put`), so a v1
+ * unmap may land inside a mapping. Then iopt_unmap_iova() of
+ * [iova, iova + size − 1]: the range must cover whole areas (ENOENT when
+ * it covers none or splits one — always possible under TYPE1v2; EINVAL
+ * size 0). On an unmap error `size` is still copied back, as 0; cuts made
+ * before it stay, as in Linux (they change no translation).
  */
 export function unmapDma(env: Env, ctx: number, arg: VfioArg): number {
   const v = copyIn<VfioIommuType1DmaUnmap>(arg, vfioIommuType1DmaUnmap, COMPAT_UNMAP_FLAGS);
   if (isErrno(v)) return v.ret;
   const compat = getCompatIoas(env.peek(), ctx);
   if (isErrno(compat)) return compat.ret;
-  if ((v.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0 && (v.iova !== 0n || v.size !== 0n))
-    return errno("EINVAL", "UNMAP_ALL needs iova = size = 0").ret;
+  const all = (v.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
+  if (all && (v.iova !== 0n || v.size !== 0n)) return errno("EINVAL", "UNMAP_ALL needs iova = size = 0").ret;
+  if (!all && compat.ioas.disableLargePages) {
+    // TYPE1 (v1): cut the areas at the range's edges first; its error returns with nothing copied back.
+    const cut = env.dispatch(cutCommand(compat.kobj, v.iova, v.size));
+    if (isErrno(cut)) return cut.ret;
+  }
   const r = env.dispatch(unmapCommand(compat.kobj, v));
   const size = isErrno(r) ? 0n : unmappedLength(r);
   const e = arg.write(0, vfioIommuType1DmaUnmap.encode({ ...v, size }));

@@ -8,7 +8,7 @@
 
 export { bytesArg, userArg, type VfioArg, vfioIntArg } from "./arg";
 export { type CompatIoas, getCompatIoas } from "./compat-ioas";
-export { COMPAT_MAP_FLAGS, COMPAT_UNMAP_FLAGS, mapDma, unmapDma } from "./dma";
+export { COMPAT_MAP_FLAGS, COMPAT_UNMAP_FLAGS, cutCommand, mapDma, unmapDma } from "./dma";
 export { checkExtension, dmaCcIommu } from "./extension";
 export { COMPAT_DMA_AVAIL, compatPageSizes, getInfo } from "./get-info";
 export { vfioCompatIoctl, vfioCompatIoctlUser, vfioContainerIoctl, withVfioCompat } from "./ioctl";

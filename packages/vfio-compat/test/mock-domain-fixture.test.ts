@@ -3,9 +3,8 @@
  * (tools/testing/selftests/iommu/iommufd.c), variants Ver1v2 and Ver1v0:
  * an IOAS with a mock device set as the compat IOAS, then
  * VFIO_SET_IOMMU(version). Cases simple_close, option_huge_pages,
- * get_info, map in both variants; huge_map in Ver1v2 only — Ver1v0's
- * cutting unmaps need iopt_cut_iova(), which iopt does not offer yet (see
- * the README).
+ * get_info, map and huge_map in both variants (Ver1v0's unmaps cut the
+ * mapping: vfio_compat.c → iopt_cut_iova()).
  *
  * Golden values: the mock domain (selftest.c) has 2 KiB IO pages and the
  * aperture [MOCK_APERTURE_START, MOCK_APERTURE_LAST] = [0x100_0000,
@@ -146,5 +145,42 @@ describe("fixture vfio_compat_mock_domain, variant Ver1v2", () => {
     const piece = bufSize / 16n;
     for (const i of shuffled(16)) expect(c.unmapDma(BASE + BigInt(i) * piece, piece)).toEqual([ENOENT, 0n]);
     expect(c.unmapDma(BASE, bufSize)).toEqual([0, bufSize]);
+  });
+});
+
+describe("fixture vfio_compat_mock_domain, variant Ver1v0", () => {
+  it("huge_map: type1 cuts a 4 MiB mapping into 16 unmaps of 256 KiB, in any order", () => {
+    const { c, ioas } = Container.withMockDomain(VFIO_TYPE1_IOMMU);
+    const bufSize = 2n * HUGEPAGE_SIZE;
+    const buf = c.mmap(bufSize, 0x4000_0000n);
+    expect(c.mapDma(buf, BASE, bufSize)).toBe(0);
+    const piece = bufSize / 16n;
+    const kobj = c.state.iommufd.contexts[c.ctx]!.objects[ioas]!.kobj!;
+    for (const i of shuffled(16)) expect(c.unmapDma(BASE + BigInt(i) * piece, piece)).toEqual([0, piece]);
+    expect(c.areas(kobj)).toEqual([]);
+    expect(c.state.iopt.pages.size).toBe(0);
+  });
+
+  it("an unmap inside a mapping leaves both sides mapped to the same pages", () => {
+    const { c, ioas } = Container.withMockDomain(VFIO_TYPE1_IOMMU);
+    const kobj = c.state.iommufd.contexts[c.ctx]!.objects[ioas]!.kobj!;
+    expect(c.mapDma(c.buffer, BASE, BUFFER_SIZE)).toBe(0);
+    expect(c.unmapDma(BASE + 4n * PAGE, 2n * PAGE)).toEqual([0, 2n * PAGE]);
+    expect(c.areas(kobj)).toEqual([
+      [BASE, BASE + 4n * PAGE - 1n],
+      [BASE + 6n * PAGE, BASE + BUFFER_SIZE - 1n],
+    ]);
+    expect(c.state.iopt.pages.size).toBe(1);
+    // an unmap over a hole and a piece answers the piece only
+    expect(c.unmapDma(BASE + 3n * PAGE, 4n * PAGE)).toEqual([0, 2n * PAGE]);
+    expect(c.unmapDma(BASE + 4n * PAGE, 2n * PAGE)).toEqual([ENOENT, 0n]);
+  });
+
+  it("a cut off the IOAS alignment (PAGE_SIZE once large pages are off) is EINVAL, size not copied back", () => {
+    const { c, ioas } = Container.withMockDomain(VFIO_TYPE1_IOMMU);
+    const kobj = c.state.iommufd.contexts[c.ctx]!.objects[ioas]!.kobj!;
+    expect(c.mapDma(c.buffer, BASE, BUFFER_SIZE)).toBe(0);
+    expect(c.unmapDma(BASE + 0x800n, PAGE)).toEqual([EINVAL, PAGE]);
+    expect(c.areas(kobj)).toEqual([[BASE, BASE + BUFFER_SIZE - 1n]]);
   });
 });

@@ -4,10 +4,13 @@
  * semantics (Linux vfio_compat.c → io_pagetable.c): a map over any mapped
  * byte is EEXIST; an unmap must cover whole mappings (ENOENT when it
  * covers none or cuts one; the model's iopt is all or nothing) and answers
- * the bytes removed; UNMAP_ALL removes everything.
+ * the bytes removed; UNMAP_ALL removes everything. And a TYPE1 (v1)
+ * container against a naive page set: an unmap removes whatever pages of
+ * the range are mapped (cutting mappings, iopt_cut_iova()) and answers
+ * their bytes, ENOENT when none is.
  */
 import { checkInvariants } from "@iommu-sim/iopt";
-import { VFIO_TYPE1v2_IOMMU } from "@iommu-sim/uapi";
+import { VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU } from "@iommu-sim/uapi";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Container, PAGE } from "./harness";
@@ -94,6 +97,64 @@ describe("MAP_DMA / UNMAP_DMA against a naive type1v2 model", () => {
       { numRuns: 60, seed: 9 },
     );
     // the runs reached every outcome of both commands
+    expect([...outcomes].sort()).toEqual(["map -17", "map 0", "unmap -2", "unmap 0"]);
+  });
+});
+
+/** The naive type1 (v1) model: the set of mapped pages; an unmap may cut anywhere. */
+class PageSet {
+  mapped = new Set<number>();
+
+  map(page: number, pages: number): number {
+    for (let p = page; p < page + pages; p++) if (this.mapped.has(p)) return -17; // EEXIST
+    for (let p = page; p < page + pages; p++) this.mapped.add(p);
+    return 0;
+  }
+
+  unmap(page: number, pages: number): [number, bigint] {
+    let n = 0;
+    for (let p = page; p < page + pages; p++) if (this.mapped.delete(p)) n++;
+    return n === 0 ? [-2, 0n] : [0, BigInt(n) * PAGE]; // ENOENT when nothing was mapped
+  }
+
+  all(): [number, bigint] {
+    const n = this.mapped.size;
+    this.mapped.clear();
+    return [0, BigInt(n) * PAGE];
+  }
+}
+
+describe("MAP_DMA / UNMAP_DMA against a naive type1 (v1) model", () => {
+  it("answers and mapped pages agree after every command", () => {
+    const outcomes = new Set<string>();
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 24 }), (ops) => {
+        const { c, ioas } = Container.withMockDomain(VFIO_TYPE1_IOMMU);
+        const kobj = c.state.iommufd.contexts[c.ctx]!.objects[ioas]!.kobj!;
+        const ref = new PageSet();
+        for (const op of ops) {
+          if (op.kind === "map") {
+            if (op.page + op.pages > WINDOW) continue;
+            const want = ref.map(op.page, op.pages);
+            const iova = BASE + BigInt(op.page) * PAGE;
+            expect(c.mapDma(c.buffer + BigInt(op.page) * PAGE, iova, BigInt(op.pages) * PAGE)).toBe(want);
+            outcomes.add(`map ${want}`);
+          } else if (op.kind === "unmap") {
+            const want = ref.unmap(op.page, op.pages);
+            expect(c.unmapDma(BASE + BigInt(op.page) * PAGE, BigInt(op.pages) * PAGE)).toEqual(want);
+            outcomes.add(`unmap ${want[0]}`);
+          } else {
+            expect(c.unmapDma(0n, 0n, 2)).toEqual(ref.all());
+          }
+          const pages = new Set<number>();
+          for (const [a, b] of c.areas(kobj))
+            for (let iova = a; iova < b; iova += PAGE) pages.add(Number((iova - BASE) / PAGE));
+          expect([...pages].sort((x, y) => x - y)).toEqual([...ref.mapped].sort((x, y) => x - y));
+          expect(checkInvariants(c.state)).toEqual([]);
+        }
+      }),
+      { numRuns: 60, seed: 9 },
+    );
     expect([...outcomes].sort()).toEqual(["map -17", "map 0", "unmap -2", "unmap 0"]);
   });
 });

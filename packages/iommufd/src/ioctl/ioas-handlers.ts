@@ -47,10 +47,11 @@ export function ioasMap(call: Call): number {
   const root = call.env.peek();
   const ioas = kobjOf(root, call.ctx, v.ioas_id, "ioas");
   if (isErrno(ioas)) return ioas.ret;
-  const pid = root.iommufd.contexts[call.ctx]!.pid;
+  // The context's RLIMIT_MODE decides who the new iopt_pages charge (io_pagetable.c iopt_map_common()).
+  const { pid, accountMode } = root.iommufd.contexts[call.ctx]!;
   const r = dispatch(call, {
     type: "ioas.map",
-    data: { ioas, pid, userVa: v.user_va, length: v.length, iova: v.iova, flags: v.flags },
+    data: { ioas, pid, userVa: v.user_va, length: v.length, iova: v.iova, flags: v.flags, accountMode },
   });
   if (isErrno(r)) return r.ret;
   respond(call, { ...call.value, iova: mappedIova(r) ?? v.iova });

@@ -7,7 +7,17 @@ import { computeAlignment } from "./alignment";
 import { addPinned, framesOf, removePinned } from "./intervals";
 import { firstAreaFrom } from "./iova";
 import type { IoptEvent, IoptRoot } from "./messages";
-import { ACCOUNT_MM, ACCOUNT_NONE, ACCOUNT_USER, type Ioas, type IoptState, type Pages } from "./state";
+import {
+  ACCOUNT_MM,
+  ACCOUNT_NONE,
+  ACCOUNT_USER,
+  type Area,
+  type Ioas,
+  type IoptState,
+  type Pages,
+} from "./state";
+
+const PAGE_BIG = BigInt(PAGE_SIZE);
 
 type Patch = { -readonly [K in keyof IoptState]?: IoptState[K] };
 
@@ -87,7 +97,107 @@ function charge(s: IoptState, p: Pages, n: number): IoptState {
   return patch(s, { mmLocked: mapSet(s.mmLocked, p.accountId, (s.mmLocked.get(p.accountId) ?? 0) + n) });
 }
 
-function evolveIoas(s: IoptState, e: IoptEvent): IoptState | undefined {
+type MappedData = Extract<IoptEvent, { type: "ioas.mapped" }>["data"];
+type UnmappedData = Extract<IoptEvent, { type: "ioas.unmapped" }>["data"];
+type CreatedData = NonNullable<MappedData["created"]>;
+
+/**
+ * The iopt_pages of `iopt.pages_created` / `ioas.mapped.created`: the
+ * account owner and memlock limit are the process's at creation.
+ */
+function newPages(
+  id: number,
+  d: CreatedData,
+  root: IoptRoot,
+  areas: Pages["areas"] = [],
+  pinned: Pages["pinned"] = [],
+): Pages {
+  const proc = root.mm.processes.get(d.pid);
+  const p: Pages = {
+    id,
+    pid: d.pid,
+    uptr: d.uptr,
+    npages: Number(d.npages),
+    writable: d.writable,
+    accountMode: d.accountMode,
+    accountId: d.accountMode === ACCOUNT_MM ? d.pid : (proc?.uid ?? 0),
+    lockLimit: proc === undefined ? 0 : Number(proc.memlockLimit / PAGE_BIG),
+    pinned,
+    areas,
+    holds: [],
+  };
+  return d.file === undefined ? p : { ...p, file: d.file };
+}
+
+/**
+ * Insert the area; with `created`, create its pages first and pin the
+ * area's pages to `pfnRuns` (new pages: the area is their only holder).
+ */
+function evolveMapped(s: IoptState, d: MappedData, root: IoptRoot): IoptState {
+  const ioas = s.ioas.get(d.ioas)!;
+  const area = {
+    iova: d.iova,
+    last: d.iova + d.length - 1n,
+    pages: d.pages,
+    startByte: d.startByte,
+    prot: d.prot,
+  };
+  let areas: Area[];
+  if (ioas.areas.length === 0) areas = [area];
+  else {
+    areas = ioas.areas.slice();
+    areas.splice(firstAreaFrom(areas, d.iova), 0, area);
+  }
+  const ref = { ioas: d.ioas, iova: d.iova };
+  if (d.created === undefined) {
+    const p = s.pages.get(d.pages)!;
+    return patch(s, {
+      ioas: s.ioas.with(ioas.id, ioasWithAreas(ioas, areas)),
+      pages: s.pages.with(p.id, pagesWith(p, { areas: [...p.areas, ref] })),
+    });
+  }
+  let n = 0;
+  for (const r of d.pfnRuns) n += r.count;
+  const pinned = n === 0 ? [] : addPinned([], Number(d.startByte >> 12n), d.pfnRuns);
+  const p = newPages(d.pages, d.created, root, [ref], pinned);
+  const next = patch(s, {
+    ioas: s.ioas.with(ioas.id, ioasWithAreas(ioas, areas)),
+    pages: s.pages.with(p.id, p),
+    nextPages: Math.max(s.nextPages, d.pages + 1),
+    pinCounts: n === 0 ? s.pinCounts : addPins(s.pinCounts, d.pfnRuns, 1),
+  });
+  return n === 0 ? next : charge(next, p, n);
+}
+
+/**
+ * Remove the area; with `pagesDestroyed`, unpin and uncharge whatever its
+ * pages still hold and free them.
+ */
+function evolveUnmapped(s: IoptState, d: UnmappedData): IoptState {
+  const ioas = s.ioas.get(d.ioas)!;
+  const i = firstAreaFrom(ioas.areas, d.iova);
+  const area = ioas.areas[i]!;
+  const areas = ioas.areas.slice();
+  areas.splice(i, 1);
+  const p = s.pages.get(area.pages)!;
+  if (d.pagesDestroyed !== true) {
+    const refs = p.areas.filter((r) => r.ioas !== d.ioas || r.iova !== d.iova);
+    return patch(s, {
+      ioas: s.ioas.with(ioas.id, ioasWithAreas(ioas, areas)),
+      pages: s.pages.with(p.id, pagesWith(p, { areas: refs })),
+    });
+  }
+  let n = 0;
+  for (const r of p.pinned) n += r.count;
+  const next = patch(s, {
+    ioas: s.ioas.with(ioas.id, ioasWithAreas(ioas, areas)),
+    pages: s.pages.without(p.id),
+    pinCounts: n === 0 ? s.pinCounts : addPins(s.pinCounts, p.pinned, -1),
+  });
+  return n === 0 ? next : charge(next, p, -n);
+}
+
+function evolveIoas(s: IoptState, e: IoptEvent, root: IoptRoot): IoptState | undefined {
   switch (e.type) {
     case "ioas.created":
       return withIoas(s, {
@@ -102,37 +212,10 @@ function evolveIoas(s: IoptState, e: IoptEvent): IoptState | undefined {
       });
     case "ioas.destroyed":
       return patch(s, { ioas: s.ioas.without(e.data.ioas) });
-    case "ioas.mapped": {
-      const d = e.data;
-      const ioas = s.ioas.get(d.ioas)!;
-      const areas = ioas.areas.slice();
-      areas.splice(firstAreaFrom(areas, d.iova), 0, {
-        iova: d.iova,
-        last: d.iova + d.length - 1n,
-        pages: d.pages,
-        startByte: d.startByte,
-        prot: d.prot,
-      });
-      const p = s.pages.get(d.pages)!;
-      return withPages(withIoas(s, { ...ioas, areas }), {
-        ...p,
-        areas: [...p.areas, { ioas: d.ioas, iova: d.iova }],
-      });
-    }
-    case "ioas.unmapped": {
-      const d = e.data;
-      const ioas = s.ioas.get(d.ioas)!;
-      const i = firstAreaFrom(ioas.areas, d.iova);
-      const area = ioas.areas[i]!;
-      const areas = ioas.areas.slice();
-      areas.splice(i, 1);
-      const p = s.pages.get(area.pages)!;
-      const refs = p.areas.filter((r) => r.ioas !== d.ioas || r.iova !== d.iova);
-      return patch(s, {
-        ioas: s.ioas.with(ioas.id, ioasWithAreas(ioas, areas)),
-        pages: s.pages.with(p.id, pagesWith(p, { areas: refs })),
-      });
-    }
+    case "ioas.mapped":
+      return evolveMapped(s, e.data, root);
+    case "ioas.unmapped":
+      return evolveUnmapped(s, e.data);
     case "ioas.area_split": {
       const d = e.data;
       const ioas = s.ioas.get(d.ioas)!;
@@ -192,21 +275,7 @@ function evolvePages(s: IoptState, e: IoptEvent, root: IoptRoot): IoptState | un
   switch (e.type) {
     case "iopt.pages_created": {
       const d = e.data;
-      const proc = root.mm.processes.get(d.pid);
-      const p: Pages = {
-        id: d.pages,
-        pid: d.pid,
-        uptr: d.uptr,
-        ...(d.file === undefined ? {} : { file: d.file }),
-        npages: Number(d.npages),
-        writable: d.writable,
-        accountMode: d.accountMode,
-        accountId: d.accountMode === ACCOUNT_MM ? d.pid : (proc?.uid ?? 0),
-        lockLimit: proc === undefined ? 0 : Number(proc.memlockLimit / BigInt(PAGE_SIZE)),
-        pinned: [],
-        areas: [],
-        holds: [],
-      };
+      const p = newPages(d.pages, d, root);
       return patch(s, { pages: s.pages.with(p.id, p), nextPages: Math.max(s.nextPages, d.pages + 1) });
     }
     case "iopt.pages_pinned": {
@@ -317,5 +386,5 @@ function evolveAccess(s: IoptState, e: IoptEvent): IoptState {
 
 /** Apply one iopt event. */
 export function evolveIopt(s: IoptState, e: IoptEvent, root: IoptRoot): IoptState {
-  return evolveIoas(s, e) ?? evolvePages(s, e, root) ?? evolveAccess(s, e);
+  return evolveIoas(s, e, root) ?? evolvePages(s, e, root) ?? evolveAccess(s, e);
 }

@@ -59,6 +59,7 @@ export function pinnedIntervals(runs: readonly PinnedRun[]): Interval[] {
  * the index and the frame sequence are merged.
  */
 export function addPinned(runs: readonly PinnedRun[], index: number, pfns: readonly PfnRun[]): PinnedRun[] {
+  if (runs.length === 0 && pfns.length === 1) return [{ index, pfn: pfns[0]!.pfn, count: pfns[0]!.count }];
   const added: PinnedRun[] = [];
   let i = index;
   for (const r of pfns) {

@@ -17,19 +17,19 @@ import {
 import { PAGE_SIZE } from "../mm/state";
 import { allocIova, areasIn, firstAreaFrom, intersects } from "./iova";
 import type { DataOf, IoptDecided, IoptRoot } from "./messages";
-import {
-  ACCOUNT_MM,
-  ACCOUNT_NONE,
-  type Area,
-  byteIndexRange,
-  IOMMU_READ,
-  IOMMU_WRITE,
-  type Ioas,
-  U64_MAX,
-} from "./state";
+import { accountModeFor, mapNewPages } from "./new-pages";
+import { type Area, byteIndexRange, IOMMU_READ, IOMMU_WRITE, type Ioas, U64_MAX } from "./state";
 import { type IoptCtx, PinTxn } from "./txn";
 
+// Module-local copies of the uapi flags: read on every map, and a re-exported
+// binding costs a getter chain per read where modules are transpiled to CommonJS.
+const FIXED_IOVA = IOMMU_IOAS_MAP_FIXED_IOVA;
+const FLAGS_ALL = IOMMU_IOAS_MAP_FLAGS_ALL;
+const READABLE = IOMMU_IOAS_MAP_READABLE;
+const WRITEABLE = IOMMU_IOAS_MAP_WRITEABLE;
 const PAGE = BigInt(PAGE_SIZE);
+/** The longest IOMMU_IOAS_MAP: ULONG_MAX − PAGE_SIZE bytes (ioas.c). */
+const MAX_LENGTH = U64_MAX - PAGE;
 
 /** A slice of an iopt_pages to become one area (struct iopt_pages_list). */
 export interface PagesSlice {
@@ -42,14 +42,12 @@ export interface PagesSlice {
 
 /** conv_iommu_prot(): IOMMU_IOAS_MAP_* flags → IOMMU_READ/IOMMU_WRITE. */
 export function protOfFlags(flags: number): number {
-  return (
-    (flags & IOMMU_IOAS_MAP_WRITEABLE ? IOMMU_WRITE : 0) | (flags & IOMMU_IOAS_MAP_READABLE ? IOMMU_READ : 0)
-  );
+  return (flags & WRITEABLE ? IOMMU_WRITE : 0) | (flags & READABLE ? IOMMU_READ : 0);
 }
 
 /** The flag checks shared by MAP and COPY: EOPNOTSUPP unknown flags, EINVAL neither READABLE nor WRITEABLE. */
 function checkMapFlags(flags: number): Errno | undefined {
-  if ((flags & ~IOMMU_IOAS_MAP_FLAGS_ALL) !== 0) return errno("EOPNOTSUPP", "unknown IOMMU_IOAS_MAP flags");
+  if ((flags & ~FLAGS_ALL) !== 0) return errno("EOPNOTSUPP", "unknown IOMMU_IOAS_MAP flags");
   return undefined;
 }
 
@@ -59,11 +57,12 @@ function checkMapFlags(flags: number): Errno | undefined {
  * reserved range intersects (Linux's choice), EEXIST over an existing area.
  */
 export function checkIova(ioas: Ioas, iova: bigint, length: bigint): Errno | undefined {
-  if (iova % BigInt(ioas.iovaAlignment) !== 0n)
+  if (ioas.iovaAlignment !== 1 && iova % BigInt(ioas.iovaAlignment) !== 0n)
     return errno("EINVAL", "IOVA misaligned to the IOAS alignment");
   const last = iova + length - 1n;
   if (last > U64_MAX) return errno("EOVERFLOW", "iova + length overflows");
-  if (ioas.reserved.some((r) => intersects(r, iova, last))) return errno("EINVAL", "IOVA range is reserved");
+  for (const r of ioas.reserved)
+    if (intersects(r, iova, last)) return errno("EINVAL", "IOVA range is reserved");
   const i = firstAreaFrom(ioas.areas, iova);
   const a = ioas.areas[i];
   if (a !== undefined && a.iova <= last) return errno("EEXIST", "IOVA range already mapped");
@@ -146,53 +145,34 @@ function mapSlices(
  * overflow"); EINVAL length/IOVA misaligned; ENOSPC/EINVAL/EOVERFLOW from
  * allocation; EINVAL reserved, EEXIST mapped (fixed); EFAULT unmapped user
  * memory; ENOMEM over RLIMIT_MEMLOCK. The chosen IOVA is in the
- * `ioas.mapped` event (`mappedIova`).
+ * `ioas.mapped` event (`mappedIova`), the command's only event besides
+ * page faults: it carries the new iopt_pages (`created`) and their frames.
+ * `accountMode` is the calling context's RLIMIT_MODE ("user" | "mm",
+ * io_pagetable.c iopt_map_common()); it wins over iopt's global mode, and
+ * CAP_IPC_LOCK still means no accounting (`accountModeFor`).
  */
 export function decideIoasMap(root: IoptRoot, c: DataOf<"ioas.map">, ctx: IoptCtx): IoptDecided[] | Errno {
   const f = checkMapFlags(c.flags);
   if (f) return f;
   if (c.iova >= U64_MAX || c.length >= U64_MAX) return errno("EOVERFLOW", "iova or length ≥ 2^64 − 1");
-  if ((c.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0)
-    return errno("EINVAL", "neither READABLE nor WRITEABLE");
+  if ((c.flags & (WRITEABLE | READABLE)) === 0) return errno("EINVAL", "neither READABLE nor WRITEABLE");
   const ioas = root.iopt.ioas.get(c.ioas);
   if (ioas === undefined) return errno("ENOENT", `no IOAS ${c.ioas}`);
   const proc = root.mm.processes.get(c.pid);
   if (proc === undefined) return errno("ESRCH", `no process ${c.pid}`);
-  if (c.length === 0n || c.length > U64_MAX - PAGE) return errno("EINVAL", "bad length");
+  if (c.length === 0n || c.length > MAX_LENGTH) return errno("EINVAL", "bad length");
   // check_add_overflow(uptr, length, &end): the end must itself fit in 64 bits.
   if (c.userVa + c.length > U64_MAX) return errno("EOVERFLOW", "user_va + length overflows 64 bits");
-  const txn = new PinTxn(root, ctx);
-  const e = ctx.step("iopt.alloc_pages");
-  if (e) return e;
   const uptr = c.userVa - (c.userVa % PAGE);
-  const startByte = c.userVa - uptr;
-  const accountMode = proc.capIpcLock ? ACCOUNT_NONE : root.iopt.accountMode;
-  const id = txn.allocPagesId();
-  txn.createPages({
-    id,
-    pid: c.pid,
+  const src = {
+    proc,
     uptr,
-    npages: Number((startByte + c.length + PAGE - 1n) / PAGE),
-    writable: (c.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
-    accountMode,
-    accountId: accountMode === ACCOUNT_MM ? c.pid : proc.uid,
-    lockLimit: Number(proc.memlockLimit / PAGE),
-    pinned: [],
-    areas: [],
-    holds: [],
-  });
-  const fixed = (c.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0 ? c.iova : undefined;
-  const r = mapSlices(
-    txn,
-    ioas,
-    [{ pages: id, startByte, length: c.length }],
-    c.length,
-    fixed,
-    protOfFlags(c.flags),
-    c.userVa,
-  );
-  if (r) return r;
-  return txn.finish();
+    startByte: c.userVa - uptr,
+    writable: (c.flags & WRITEABLE) !== 0,
+    accountMode: accountModeFor(root, proc, c.accountMode),
+  };
+  const fixed = (c.flags & FIXED_IOVA) !== 0 ? c.iova : undefined;
+  return mapNewPages(root, ctx, ioas, src, c.length, fixed, protOfFlags(c.flags), c.userVa);
 }
 
 /**
@@ -202,7 +182,7 @@ export function decideIoasMap(root: IoptRoot, c: DataOf<"ioas.map">, ctx: IoptCt
  * accounted to process `pid`, the caller.
  * Errors: as MAP for flags and IOVA; EINVAL zero length; EOVERFLOW start +
  * length − 1 past 2^64 − 1; EBADF no such file; ESRCH no process; EFAULT
- * pinning pages past the end of the file.
+ * pinning pages past the end of the file. `accountMode` as for MAP.
  */
 export function decideIoasMapFile(
   root: IoptRoot,
@@ -212,8 +192,7 @@ export function decideIoasMapFile(
   const f = checkMapFlags(c.flags);
   if (f) return f;
   if (c.iova >= U64_MAX || c.length >= U64_MAX) return errno("EOVERFLOW", "iova or length ≥ 2^64 − 1");
-  if ((c.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0)
-    return errno("EINVAL", "neither READABLE nor WRITEABLE");
+  if ((c.flags & (WRITEABLE | READABLE)) === 0) return errno("EINVAL", "neither READABLE nor WRITEABLE");
   const ioas = root.iopt.ioas.get(c.ioas);
   if (ioas === undefined) return errno("ENOENT", `no IOAS ${c.ioas}`);
   if (c.length === 0n) return errno("EINVAL", "zero length");
@@ -221,39 +200,17 @@ export function decideIoasMapFile(
   if (!root.mm.objects.has(c.file)) return errno("EBADF", `no file ${c.file}`);
   const proc = root.mm.processes.get(c.pid);
   if (proc === undefined) return errno("ESRCH", `no process ${c.pid}`);
-  const txn = new PinTxn(root, ctx);
-  const e = ctx.step("iopt.alloc_pages");
-  if (e) return e;
   const base = c.start - (c.start % PAGE);
-  const startByte = c.start - base;
-  const accountMode = proc.capIpcLock ? ACCOUNT_NONE : root.iopt.accountMode;
-  const id = txn.allocPagesId();
-  txn.createPages({
-    id,
-    pid: c.pid,
+  const src = {
+    proc,
     uptr: base,
+    startByte: c.start - base,
     file: c.file,
-    npages: Number((startByte + c.length + PAGE - 1n) / PAGE),
-    writable: (c.flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0,
-    accountMode,
-    accountId: accountMode === ACCOUNT_MM ? c.pid : proc.uid,
-    lockLimit: Number(proc.memlockLimit / PAGE),
-    pinned: [],
-    areas: [],
-    holds: [],
-  });
-  const fixed = (c.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0 ? c.iova : undefined;
-  const r = mapSlices(
-    txn,
-    ioas,
-    [{ pages: id, startByte, length: c.length }],
-    c.length,
-    fixed,
-    protOfFlags(c.flags),
-    c.start,
-  );
-  if (r) return r;
-  return txn.finish();
+    writable: (c.flags & WRITEABLE) !== 0,
+    accountMode: accountModeFor(root, proc, c.accountMode),
+  };
+  const fixed = (c.flags & FIXED_IOVA) !== 0 ? c.iova : undefined;
+  return mapNewPages(root, ctx, ioas, src, c.length, fixed, protOfFlags(c.flags), c.start);
 }
 
 /**
@@ -295,8 +252,7 @@ export function decideIoasCopy(root: IoptRoot, c: DataOf<"ioas.copy">, ctx: Iopt
   if (f) return f;
   if (c.length >= U64_MAX || c.srcIova >= U64_MAX || c.dstIova >= U64_MAX)
     return errno("EOVERFLOW", "iova or length ≥ 2^64 − 1");
-  if ((c.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0)
-    return errno("EINVAL", "neither READABLE nor WRITEABLE");
+  if ((c.flags & (WRITEABLE | READABLE)) === 0) return errno("EINVAL", "neither READABLE nor WRITEABLE");
   const src = root.iopt.ioas.get(c.srcIoas);
   if (src === undefined) return errno("ENOENT", `no IOAS ${c.srcIoas}`);
   const slices = getPages(src, c.srcIova, c.length);
@@ -308,7 +264,7 @@ export function decideIoasCopy(root: IoptRoot, c: DataOf<"ioas.copy">, ctx: Iopt
   const txn = new PinTxn(root, ctx);
   const first = slices[0]!;
   const uptr = txn.pagesOf(first.pages).uptr + first.startByte;
-  const fixed = (c.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0 ? c.dstIova : undefined;
+  const fixed = (c.flags & FIXED_IOVA) !== 0 ? c.dstIova : undefined;
   const r = mapSlices(txn, dst, slices, c.length, fixed, protOfFlags(c.flags), uptr);
   if (r) return r;
   return txn.finish();

@@ -150,7 +150,11 @@ export interface IoptState {
   readonly accesses: ReadonlyMap<number, Access>;
   /** Long-term pin count per frame (see pin-counts.ts). */
   readonly pinCounts: FrameStore;
-  /** ictx->account_mode: ACCOUNT_USER (default) or ACCOUNT_MM. */
+  /**
+   * ictx->account_mode for iopt used alone: ACCOUNT_USER (default) or
+   * ACCOUNT_MM. A command's `accountMode` (iommufd passes its context's)
+   * wins over it.
+   */
   readonly accountMode: number;
   /** Locked pages charged per uid (user->locked_vm). */
   readonly userLocked: ReadonlyMap<number, number>;

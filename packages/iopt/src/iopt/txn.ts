@@ -42,6 +42,9 @@ import {
   type PinnedRun,
 } from "./state";
 
+const PAGE_BIG = BigInt(PAGE_SIZE);
+const TASK_SIZE_BIG = BigInt(TASK_SIZE);
+
 /**
  * pin_user_pages() of pages [index, index+count) of an iopt_pages: from
  * the process's memory, or from the file's page cache for
@@ -50,17 +53,42 @@ import {
  */
 export function pinFrames(
   root: IoptRoot,
-  pages: Pages,
+  pages: Pick<Pages, "pid" | "uptr" | "file" | "writable">,
   index: number,
   count: number,
   plan: FaultPlan,
 ): PfnRun[] | Errno {
-  const at = pages.uptr + BigInt(index) * BigInt(PAGE_SIZE);
-  if (pages.file !== undefined)
-    return resolveObjectPages(root.mm, pages.pid, pages.file, Number(at / BigInt(PAGE_SIZE)), count, plan);
-  if (at + BigInt(count) * BigInt(PAGE_SIZE) > BigInt(TASK_SIZE))
-    return errno("EFAULT", "pages outside the user address space");
-  return resolvePages(root.mm, pages.pid, Number(at), count, pages.writable ? "pinWrite" : "pin", plan);
+  if (pages.file !== undefined) {
+    const first = pages.uptr / PAGE_BIG + BigInt(index);
+    return resolveObjectPages(root.mm, pages.pid, pages.file, Number(first), count, plan);
+  }
+  // User VAs below TASK_SIZE (2^47) are exact numbers: no bigint arithmetic on the hot path.
+  if (pages.uptr >= TASK_SIZE_BIG) return errno("EFAULT", "pages outside the user address space");
+  const at = Number(pages.uptr) + index * PAGE_SIZE;
+  if (at + count * PAGE_SIZE > TASK_SIZE) return errno("EFAULT", "pages outside the user address space");
+  return resolvePages(root.mm, pages.pid, at, count, pages.writable ? "pinWrite" : "pin", plan);
+}
+
+/**
+ * incr_user_locked_vm() / __account_locked_vm() (pages.c): ENOMEM when
+ * `pending` more pages (4 KiB) charged to account (`mode`, `accountId`)
+ * would pass `lockLimit` pages; nothing for ACCOUNT_NONE or `pending` ≤ 0.
+ */
+export function overMemlock(
+  root: IoptRoot,
+  mode: number,
+  accountId: number,
+  lockLimit: number,
+  pending: number,
+): Errno | undefined {
+  if (mode === ACCOUNT_NONE || pending <= 0) return undefined;
+  const table = mode === ACCOUNT_USER ? root.iopt.userLocked : root.iopt.mmLocked;
+  const locked = (table.get(accountId) ?? 0) + pending;
+  if (locked <= lockLimit) return undefined;
+  return errno(
+    "ENOMEM",
+    `RLIMIT_MEMLOCK: ${locked} pages > ${lockLimit} (${mode === ACCOUNT_MM ? "per-mm" : "per-user"})`,
+  );
 }
 
 /** Decide context of the iopt subsystem. */
@@ -70,7 +98,6 @@ export type IoptCtx = SubsystemDecideContext<IoptRoot>;
 export class PinTxn {
   readonly plan: FaultPlan;
   private readonly events: IoptDecided[] = [];
-  private readonly newPages = new Map<number, Pages>();
   private readonly pinned = new Map<number, PinnedRun[]>();
   private readonly addedAreas: { ioas: number; area: Area }[] = [];
   /** Areas (state objects) removed by this command. */
@@ -80,14 +107,12 @@ export class PinTxn {
   private readonly domained = new Map<number, boolean>();
   private readonly touched = new Set<number>();
   private readonly charges = new Map<string, number>();
-  private nextPagesId: number;
 
   constructor(
     readonly root: IoptRoot,
     readonly ctx: IoptCtx,
   ) {
     this.plan = newFaultPlan(root.mm);
-    this.nextPagesId = root.iopt.nextPages;
   }
 
   /** Emit an event (in order). */
@@ -95,9 +120,9 @@ export class PinTxn {
     this.events.push(e);
   }
 
-  /** A pages object: one created in this command or one in state. */
+  /** A pages object of the state (MAP and MAP_FILE create theirs without a txn, see new-pages.ts). */
   pagesOf(id: number): Pages {
-    return this.newPages.get(id) ?? this.root.iopt.pages.get(id)!;
+    return this.root.iopt.pages.get(id)!;
   }
 
   /** The working pinned runs of pages `id`. */
@@ -108,28 +133,6 @@ export class PinTxn {
       this.pinned.set(id, p);
     }
     return p;
-  }
-
-  /** A new id for an iopt_pages created by this command. */
-  allocPagesId(): number {
-    return this.nextPagesId++;
-  }
-
-  /** Record a new iopt_pages and emit `iopt.pages_created`. */
-  createPages(p: Pages): void {
-    this.newPages.set(p.id, p);
-    this.emit({
-      type: "iopt.pages_created",
-      data: {
-        pages: p.id,
-        pid: p.pid,
-        uptr: p.uptr,
-        ...(p.file === undefined ? {} : { file: p.file }),
-        npages: BigInt(p.npages),
-        writable: p.writable,
-        accountMode: p.accountMode,
-      },
-    });
   }
 
   /** An area appears in `ioas`. */
@@ -234,6 +237,18 @@ export class PinTxn {
       if (!this.alive(id)) this.emit({ type: "iopt.pages_destroyed", data: { pages: id } });
   }
 
+  /**
+   * Of `ids`, the pages left without any holder by this command; they are
+   * no longer reconciled (their end, `ioas.unmapped.pagesDestroyed`,
+   * unpins and uncharges whatever they still hold).
+   */
+  takeOrphans(ids: Iterable<number>): Set<number> {
+    const out = new Set<number>();
+    for (const id of ids) if (!out.has(id) && !this.alive(id)) out.add(id);
+    for (const id of out) this.touched.delete(id);
+    return out;
+  }
+
   private unpin(id: number, iv: Interval): void {
     const count = iv.end - iv.start;
     this.pinned.set(id, removePinned(this.pinnedOf(id), iv.start, count));
@@ -258,21 +273,14 @@ export class PinTxn {
     return undefined;
   }
 
-  /** incr_user_locked_vm() / __account_locked_vm(): ENOMEM past RLIMIT_MEMLOCK. */
+  /** Charge `n` (±) pages to the pages' account: ENOMEM past RLIMIT_MEMLOCK (`overMemlock`). */
   private charge(pages: Pages, n: number): Errno | undefined {
     if (pages.accountMode === ACCOUNT_NONE) return undefined;
     const key = `${pages.accountMode}:${pages.accountId}`;
     const pending = (this.charges.get(key) ?? 0) + n;
     this.charges.set(key, pending);
     if (n <= 0) return undefined;
-    const table = pages.accountMode === ACCOUNT_USER ? this.root.iopt.userLocked : this.root.iopt.mmLocked;
-    const locked = (table.get(pages.accountId) ?? 0) + pending;
-    if (locked > pages.lockLimit)
-      return errno(
-        "ENOMEM",
-        `RLIMIT_MEMLOCK: ${locked} pages > ${pages.lockLimit} (${pages.accountMode === ACCOUNT_MM ? "per-mm" : "per-user"})`,
-      );
-    return undefined;
+    return overMemlock(this.root, pages.accountMode, pages.accountId, pages.lockLimit, pending);
   }
 
   /** The frames of `count` pages from `index` after this command's pins (for domain fills). */
@@ -282,6 +290,6 @@ export class PinTxn {
 
   /** Every event of the command: the page faults first, then the rest in order. */
   finish(): IoptDecided[] {
-    return [...faultEvents(this.plan), ...this.events];
+    return this.plan.faults.size === 0 ? this.events : [...faultEvents(this.plan), ...this.events];
   }
 }

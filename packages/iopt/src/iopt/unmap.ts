@@ -37,7 +37,9 @@ export function notifyAccesses(txn: PinTxn, ioasId: number, areas: readonly Area
  * The range must cover whole areas: an area crossing either end fails the
  * whole command with ENOENT and nothing is unmapped (Linux may have removed
  * earlier areas by then; the model is all or nothing). Accesses holding
- * pages in the range are told to unpin first (`notifyAccesses`).
+ * pages in the range are told to unpin first (`notifyAccesses`). An
+ * iopt_pages left without holders ends with its last area's event
+ * (`pagesDestroyed`: unpinned, uncharged and freed in evolve).
  * Errors: ENOENT unknown IOAS, nothing mapped, or a partial area; EINVAL
  * zero length; EOVERFLOW iova/length ≥ 2^64 − 1 or wrap. The unmapped byte
  * count is the sum of the `ioas.unmapped` lengths (`unmappedLength`).
@@ -59,17 +61,37 @@ export function decideIoasUnmap(
   }
   const areas = areasIn(ioas, c.iova, last);
   if (areas.length === 0) return all ? [] : errno("ENOENT", "nothing mapped in the range");
-  if (areas.some((a) => a.iova < c.iova || a.last > last)) return errno("ENOENT", "range splits an area");
+  for (const a of areas) if (a.iova < c.iova || a.last > last) return errno("ENOENT", "range splits an area");
+  const only = areas.length === 1 ? areas[0]! : undefined;
+  if (only !== undefined && ioas.accesses.length === 0) {
+    const p = root.iopt.pages.get(only.pages)!;
+    // The area is its pages' only holder (the common MAP/UNMAP pair): it ends with them.
+    if (p.areas.length === 1 && p.holds.length === 0) return [unmapped(ioas.id, only, true)];
+  }
   const txn = new PinTxn(root, ctx);
   notifyAccesses(txn, ioas.id, areas);
-  for (const a of areas) {
-    txn.removeArea(ioas.id, a);
-    txn.emit({ type: "ioas.unmapped", data: { ioas: ioas.id, iova: a.iova, length: a.last - a.iova + 1n } });
+  for (const a of areas) txn.removeArea(ioas.id, a);
+  const orphans = txn.takeOrphans(areas.map((a) => a.pages));
+  for (let i = 0; i < areas.length; i++) {
+    const a = areas[i]!;
+    // An orphan ends with the event of its last area in the range.
+    const ends = orphans.has(a.pages) && !areas.some((b, j) => j > i && b.pages === a.pages);
+    txn.emit(unmapped(ioas.id, a, ends));
   }
   const r = txn.reconcile();
   if (r) return r;
-  txn.destroyOrphans(areas.map((a) => a.pages));
   return txn.finish();
+}
+
+/** The `ioas.unmapped` event of `area`; `pagesDestroyed` when it was its pages' last holder. */
+function unmapped(ioas: number, area: Area, pagesDestroyed: boolean): IoptDecided {
+  const length = area.last - area.iova + 1n;
+  return {
+    type: "ioas.unmapped",
+    data: pagesDestroyed
+      ? { ioas, iova: area.iova, length, pagesDestroyed: true }
+      : { ioas, iova: area.iova, length },
+  };
 }
 
 /** Bytes an unmap removed: the sum of its `ioas.unmapped` lengths. */

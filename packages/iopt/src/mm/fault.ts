@@ -183,6 +183,9 @@ function walkShared(
   return undefined;
 }
 
+/** Up to this many pages of one page-table frame are read without a typed-array view. */
+const FEW_PAGES = 4;
+
 function walkPrivate(
   mm: MmState,
   pid: number,
@@ -207,15 +210,17 @@ function walkPrivate(
       vpn = chunkEnd;
       continue;
     }
-    const w = bytes === undefined ? undefined : words(bytes);
+    // A few pages are read word by word: cheaper than a typed-array view of the frame.
+    const w = bytes === undefined || chunkEnd - vpn <= FEW_PAGES ? undefined : words(bytes);
     for (; vpn < chunkEnd; vpn++) {
       let pfn = fresh ? -1 : overlayLookup(plan, key, vpn);
       if (pfn < 0) {
         const slot = (vpn % PTES_PER_FRAME) * 2;
-        const lo = w === undefined ? 0 : w[slot]!;
+        const lo = w !== undefined ? w[slot]! : bytes === undefined ? 0 : proc.pt.readU32(vpn * 8);
         if (lo !== 0) {
+          const hi = w !== undefined ? w[slot + 1]! : proc.pt.readU32(vpn * 8 + 4);
           // Present: reuse if exclusive, else break COW (write) or unshare (long-term pin).
-          pfn = (w![slot + 1]! & 1) !== 0 ? lo - 1 : allocate(plan, pid, vpn, 1, false, key, vpn, lo - 1);
+          pfn = (hi & 1) !== 0 ? lo - 1 : allocate(plan, pid, vpn, 1, false, key, vpn, lo - 1);
         } else if (obj !== undefined) {
           const index = (vma.pgoff + vpn * PAGE_SIZE - vma.start) / PAGE_SIZE;
           if (index * PAGE_SIZE >= obj.length)

@@ -69,6 +69,7 @@ export function mockMapRange(
   prot: number,
 ): FrameStore {
   const protHi = (prot & 1 ? MOCK_HI_READ : 0) | (prot & 2 ? MOCK_HI_WRITE : 0);
+  if (nio <= FEW_ENTRIES && runs.length === 1) return mapFew(table, index, nio, runs[0]!, offset, protHi);
   // v = physical address / 2048 of the current IO page; it advances by 1 per IO page within a run.
   let run = 0;
   let v = runs[0]!.pfn * 2 + offset / MOCK_IO_PAGE;
@@ -104,7 +105,34 @@ export function mockMapRange(
   return table;
 }
 
+/** Up to this many entries are written one by one (no per-frame callback or typed-array view). */
+const FEW_ENTRIES = 8;
+
+/** `mockMapRange` of a few entries from one PFN run: entry by entry. */
+function mapFew(
+  table: FrameStore,
+  index: number,
+  nio: number,
+  run: PfnRun,
+  offset: number,
+  protHi: number,
+): FrameStore {
+  let v = run.pfn * 2 + offset / MOCK_IO_PAGE;
+  for (let j = 0; j < nio; j++, v++) {
+    const flags = protHi | (j === 0 ? MOCK_HI_START : 0) | (j === nio - 1 ? MOCK_HI_LAST : 0);
+    const at = (index + j) * 8;
+    table = table.writeU32(at, v % 0x1_0000_0000).writeU32(at + 4, Math.floor(v / 0x1_0000_0000) | flags);
+  }
+  return table;
+}
+
 /** Clear `nio` entries from IO page index `index`. @returns the table to use afterwards. */
 export function mockUnmapRange(table: FrameStore, index: number, nio: number): FrameStore {
-  return writePtes(table, index, nio, -1, false);
+  if (nio > FEW_ENTRIES) return writePtes(table, index, nio, -1, false);
+  for (let j = 0; j < nio; j++) {
+    const i = index + j;
+    // Never materialise a table frame just to clear it.
+    if (table.has(Math.floor(i / PER_FRAME))) table = table.writeU64(i * 8, 0n);
+  }
+  return table;
 }

@@ -42,24 +42,62 @@ export interface MockRoot {
   readonly mockDomain: MockDomainState;
 }
 
-function mapArea(
-  d: MockDomain,
-  a: {
-    iova: bigint;
-    length: bigint;
-    pfnRuns: readonly { pfn: number; count: number }[];
-    offset: number;
-    prot: number;
-  },
-): MockDomain {
-  const index = Number(a.iova / BigInt(MOCK_IO_PAGE));
-  const nio = Number(a.length / BigInt(MOCK_IO_PAGE));
-  return { ...d, table: mockMapRange(d.table, index, nio, a.pfnRuns, a.offset, a.prot) };
+/** What a domain maps for one area (an `ioas.mapped` event or a `fill` entry). */
+interface AreaFill {
+  readonly iova: bigint;
+  readonly length: bigint;
+  readonly pfnRuns: readonly { pfn: number; count: number }[];
+  readonly offset: number;
+  readonly prot: number;
 }
 
-function forIoas(s: MockDomainState, ioas: number, fn: (d: MockDomain) => MockDomain): MockDomainState {
+const IO_PAGE = BigInt(MOCK_IO_PAGE);
+
+/** `d` with a new table (field by field: one object shape, no spread). */
+function withTable(d: MockDomain, table: FrameStore): MockDomain {
+  return d.ioas === undefined ? { id: d.id, table } : { id: d.id, ioas: d.ioas, table };
+}
+
+function mapArea(d: MockDomain, a: AreaFill): MockDomain {
+  const index = Number(a.iova / IO_PAGE);
+  const nio = Number(a.length / IO_PAGE);
+  return withTable(d, mockMapRange(d.table, index, nio, a.pfnRuns, a.offset, a.prot));
+}
+
+/** `mockMapRange` (`fill`) or `mockUnmapRange` of IO pages [index, index + nio) in `d`. */
+function apply(d: MockDomain, fill: AreaFill | undefined, index: number, nio: number): MockDomain {
+  const table =
+    fill === undefined
+      ? mockUnmapRange(d.table, index, nio)
+      : mockMapRange(d.table, index, nio, fill.pfnRuns, fill.offset, fill.prot);
+  return withTable(d, table);
+}
+
+/**
+ * Map (`fill`) or unmap (`fill` undefined: [iova, iova + length)) in every
+ * domain attached to `ioas`. A plain loop rather than a callback: this runs
+ * on every map and unmap. Replacing an existing key while iterating a Map
+ * does not revisit it, and a copied map is a different object than the one
+ * iterated.
+ */
+function forIoas(
+  s: MockDomainState,
+  ioas: number,
+  fill: AreaFill | undefined,
+  iova: bigint,
+  length: bigint,
+): MockDomainState {
   let domains = s.domains;
-  for (const d of [...s.domains.values()]) if (d.ioas === ioas) domains = domains.with(d.id, fn(d));
+  let index = -1;
+  let nio = 0;
+  for (const d of s.domains.values()) {
+    if (d.ioas !== ioas) continue;
+    if (index < 0) {
+      index = Number(iova / IO_PAGE);
+      nio = Number(length / IO_PAGE);
+    }
+    domains = domains.with(d.id, apply(d, fill, index, nio));
+  }
   return domains === s.domains ? s : { domains };
 }
 
@@ -84,12 +122,9 @@ export function evolveMock(s: MockDomainState, e: MockEvent): MockDomainState {
     }
     case "ioas.mapped":
       if (e.data.pfnRuns.length === 0) return s;
-      return forIoas(s, e.data.ioas, (d) => mapArea(d, e.data));
-    case "ioas.unmapped": {
-      const index = Number(e.data.iova / BigInt(MOCK_IO_PAGE));
-      const nio = Number(e.data.length / BigInt(MOCK_IO_PAGE));
-      return forIoas(s, e.data.ioas, (d) => ({ ...d, table: mockUnmapRange(d.table, index, nio) }));
-    }
+      return forIoas(s, e.data.ioas, e.data, e.data.iova, e.data.length);
+    case "ioas.unmapped":
+      return forIoas(s, e.data.ioas, undefined, e.data.iova, e.data.length);
     default:
       return s;
   }

@@ -39,6 +39,33 @@ export const AreaFillSchema = Type.Object({
 const Ioas = () => ObjectId("IOAS object id");
 const PagesId = () => UInt(31, "iopt_pages id");
 
+/**
+ * The iommufd context's RLIMIT_MEMLOCK accounting mode (ictx->account_mode,
+ * IOMMU_OPTION_RLIMIT_MODE): "user" charges user->locked_vm, "mm" the
+ * process's mm->locked_vm (what a /dev/vfio/vfio container does). It wins
+ * over iopt's global mode; CAP_IPC_LOCK still means no accounting.
+ */
+const AccountModeSchema = () =>
+  Type.Optional(
+    Type.Union([Type.Literal("user"), Type.Literal("mm")], {
+      description: "ictx->account_mode of the calling context (io_pagetable.c iopt_map_common())",
+    }),
+  );
+
+/**
+ * The iopt_pages an `ioas.mapped` area creates (pages.c iopt_alloc_user_pages()
+ * / iopt_alloc_file_pages()): what `iopt.pages_created` carries, folded
+ * into the map's one event.
+ */
+export const CreatedPagesSchema = Type.Object({
+  pid: UInt(31),
+  uptr: U64("page-aligned user VA of index 0 (file offset when `file` is set)"),
+  file: Type.Optional(UInt(31, "file object backing the pages (IOMMU_IOAS_MAP_FILE)")),
+  npages: U64("4 KiB pages"),
+  writable: Type.Boolean(),
+  accountMode: UInt(8, "0 none, 1 user (RLIMIT_MEMLOCK per uid), 2 mm (per process)"),
+});
+
 /** Every `ioas.`/`iopt.` message definition. */
 export const ioptMessages = [
   command("ioas.create", Type.Object({ ioas: Ioas() }), "IOMMU_IOAS_ALLOC; ioas.c iommufd_ioas_alloc()."),
@@ -58,6 +85,7 @@ export const ioptMessages = [
       length: U64("bytes"),
       iova: U64("used with IOMMU_IOAS_MAP_FIXED_IOVA"),
       flags: UInt(32, "IOMMU_IOAS_MAP_FIXED_IOVA | _WRITEABLE | _READABLE"),
+      accountMode: AccountModeSchema(),
     }),
     "IOMMU_IOAS_MAP; ioas.c iommufd_ioas_map() → io_pagetable.c iopt_map_user_pages().",
   ),
@@ -72,8 +100,9 @@ export const ioptMessages = [
       prot: UInt(8, "IOMMU_READ=1 | IOMMU_WRITE=2"),
       pfnRuns: Type.Array(PfnRunSchema, { description: "frames backing the area (empty without domains)" }),
       offset: UInt(32),
+      created: Type.Optional(CreatedPagesSchema),
     }),
-    "An area was inserted and every attached domain must map it.",
+    "An area was inserted and every attached domain must map it. With `created`, the area's iopt_pages is new: it is created first and, when `pfnRuns` is not empty, its pages under the area are pinned to those frames and charged (MAP and MAP_FILE emit this one event).",
   ),
   command(
     "ioas.map_file",
@@ -85,6 +114,7 @@ export const ioptMessages = [
       length: U64("bytes"),
       iova: U64("used with IOMMU_IOAS_MAP_FIXED_IOVA"),
       flags: UInt(32, "IOMMU_IOAS_MAP_FIXED_IOVA | _WRITEABLE | _READABLE"),
+      accountMode: AccountModeSchema(),
     }),
     "IOMMU_IOAS_MAP_FILE; ioas.c iommufd_ioas_map_file() → io_pagetable.c iopt_map_file_pages().",
   ),
@@ -95,8 +125,15 @@ export const ioptMessages = [
   ),
   event(
     "ioas.unmapped",
-    Type.Object({ ioas: Ioas(), iova: U64(), length: U64() }),
-    "One whole area was removed from the IOAS and its domains.",
+    Type.Object({
+      ioas: Ioas(),
+      iova: U64(),
+      length: U64(),
+      pagesDestroyed: Type.Optional(
+        Type.Literal(true, { description: "the area was its iopt_pages' last holder" }),
+      ),
+    }),
+    "One whole area was removed from the IOAS and its domains. With `pagesDestroyed`, its iopt_pages lost its last holder: every page still pinned is unpinned and uncharged and the pages are freed (iopt_put_pages → iopt_release_pages).",
   ),
   command(
     "ioas.cut",
@@ -192,7 +229,7 @@ export const ioptMessages = [
       writable: Type.Boolean(),
       accountMode: UInt(8, "0 none, 1 user (RLIMIT_MEMLOCK per uid), 2 mm (per process)"),
     }),
-    "pages.c iopt_alloc_pages(): a pinnable slice of user memory.",
+    "pages.c iopt_alloc_pages(): a pinnable slice of user memory. Decide now folds it into `ioas.mapped.created`; kept so older logs replay.",
   ),
   event(
     "iopt.pages_pinned",
