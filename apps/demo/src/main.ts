@@ -11,14 +11,8 @@ import { createReadStream, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLog, encodeLog, readLog, stateHash, Vocabulary } from "@iommu-sim/eventlog";
-import { createIoasid, ioasidIoctl } from "@iommu-sim/ioasid";
-import {
-  createSystem,
-  DEFAULT_PLATFORM,
-  iommufdIoctl,
-  pasidDevices,
-  processMemory,
-} from "@iommu-sim/iommufd";
+import { ioasidIoctl } from "@iommu-sim/ioasid";
+import { createSystem, DEFAULT_PLATFORM, iommufdIoctl, processMemory } from "@iommu-sim/iommufd";
 import {
   errnoName,
   IOASID_IOCTL,
@@ -32,7 +26,7 @@ import {
 
 const platform = DEFAULT_PLATFORM;
 
-const system = () => createSystem({ ioasid: createIoasid({ devices: pasidDevices(platform) }) }, platform);
+const system = () => createSystem(undefined, platform);
 const log = createLog(system());
 const say = (s: string) => console.log(s);
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;

@@ -11,25 +11,12 @@
  * entry, 64 bytes for PASID & 0x3f).
  */
 import { createLog, type FrameStore } from "@iommu-sim/eventlog";
-import {
-  decodeContextEntry,
-  decodePasidEntry,
-  decodeRootEntry,
-  PGTT,
-  type VtdUnit,
-  vtd,
-} from "@iommu-sim/hw-vtd";
-import { createIoasid, type PasidDevice } from "@iommu-sim/ioasid";
+import { decodeContextEntry, decodePasidEntry, decodeRootEntry, PGTT, type VtdUnit } from "@iommu-sim/hw-vtd";
 import { createSystem, DEFAULT_PLATFORM } from "@iommu-sim/iommufd";
 import { isErrno } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
 
 const accel = DEFAULT_PLATFORM.devices.find((d) => d.name === "accel0")!;
-const devices = (_root: unknown, rid: number): PasidDevice | undefined =>
-  rid === accel.rid
-    ? { pasidEnabled: true, groupSize: 1, trusted: true, external: false, onSocket: true }
-    : undefined;
-
 /** The PASID-table entry hardware would use for (rid, pasid), found by walking from RTADDR. */
 function walkToPasidEntry(unit: VtdUnit, rid: number, pasid: number) {
   const mem: FrameStore = unit.tables;
@@ -51,7 +38,7 @@ function walkToPasidEntry(unit: VtdUnit, rid: number, pasid: number) {
 
 describe("an SVA bond's PASID in the VT-d PASID table", () => {
   it("bind allocates the PASID; the SVA domain attached at that PASID is what the hardware reads", () => {
-    const log = createLog(createSystem({ ioasid: createIoasid({ devices }), vtd }));
+    const log = createLog(createSystem()); // the default platform: accel0 is PASID-capable, alone in its group
     const pid = 77;
     const PGD = 0x4000_0000; // the process's first-stage root (CR3), a page of RAM
     expect(isErrno(log.dispatch({ type: "vtd.unit.add", data: { unit: 0 } }))).toBe(false);

@@ -19,7 +19,6 @@ import type { IommufdState } from "@iommu-sim/iommufd";
 import { isErrno } from "@iommu-sim/uapi";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { withSubsystems } from "../web/src/compose";
 import { mockDomainMaps } from "../web/src/domains";
 import { bytesText, hex, ranges, shortData } from "../web/src/format";
 import { objectGraph } from "../web/src/graph";
@@ -279,12 +278,8 @@ describe("mock domain page tables", () => {
   });
 });
 
-describe("withSubsystems", () => {
-  const ioasid = createIoasid({ devices: () => undefined });
-
-  it("adds a missing slice, routes its commands to it and the rest to the base", () => {
-    const base = combine({ ioasid: createIoasid({ devices: () => undefined }) }) as never;
-    expect(withSubsystems(base, { ioasid })).toBe(base);
+describe("defaultSystem", () => {
+  it("has the ioasid and iommufd slices and routes each one's commands to it", () => {
     const only = defaultSystem();
     expect(Object.keys(only.initialState)).toContain("ioasid");
     expect(Object.keys(only.initialState)).toContain("iommufd");

@@ -11,13 +11,11 @@
  *   `DeviceDriver` with its paths, e.g. `/dev/vfio/vfio`, `/dev/ioasid`).
  */
 import type { EventLog, Message } from "@iommu-sim/eventlog";
-import { createIoasid } from "@iommu-sim/ioasid";
 import {
   createEmptySystemLog,
   createSystemLog,
   DEFAULT_PLATFORM,
   type Platform,
-  pasidDevices,
   type SystemState,
 } from "@iommu-sim/iommufd";
 import type { DeviceDriver } from "./daemon/driver";
@@ -43,10 +41,9 @@ export interface Model {
  * record at all, to append a recorded log into (replay, rerun).
  */
 export function createModelLog(platform: Platform = DEFAULT_PLATFORM, empty = false): ModelEventLog {
-  const extra = { ioasid: createIoasid({ devices: pasidDevices(platform) }) };
-  return (
-    empty ? createEmptySystemLog(undefined, extra, platform) : createSystemLog(undefined, extra, platform)
-  ) as never;
+  return empty
+    ? createEmptySystemLog(undefined, undefined, platform)
+    : createSystemLog(undefined, undefined, platform);
 }
 
 /**

@@ -2,8 +2,8 @@
  * The composed system: every subsystem iommufd drives, in evolve order:
  * `mm` and `iopt` (packages/iopt), the selftest `mockDomain`, `iommufd`,
  * the hardware `vtd` and `smmu` (following their IOAS, drivers/follow.ts),
- * then any extra subsystems the caller adds (ioasid, vfio-compat — each
- * composed by the application that uses them).
+ * `ioasid` (PASIDs, SVA, the system PASID), then any extra subsystems the
+ * caller adds.
  */
 import {
   combine,
@@ -13,10 +13,11 @@ import {
   type Message,
   type Subsystem,
 } from "@iommu-sim/eventlog";
+import { createIoasid } from "@iommu-sim/ioasid";
 import { ioptSubsystems } from "@iommu-sim/iopt";
 import { isErrno } from "@iommu-sim/uapi";
 import { smmuFollowing, vtdFollowing } from "./drivers/follow";
-import { DEFAULT_PLATFORM, type Platform } from "./platform";
+import { DEFAULT_PLATFORM, type Platform, pasidDevices } from "./platform";
 import type { RootEvolve } from "./root";
 import { createIommufd } from "./subsystem";
 
@@ -70,8 +71,9 @@ export function platformUnitCommands(platform: Platform): Message[] {
 
 /**
  * The root decider of the whole system on `platform` (default
- * DEFAULT_PLATFORM: its devices can be bound), with `extra` subsystems
- * evolved after the hardware.
+ * DEFAULT_PLATFORM: its devices can be bound; its PASID-capable devices
+ * are what ioasid's SVA and system-PASID checks see), with `extra`
+ * subsystems (vfio-compat's, later) evolved after the hardware and ioasid.
  */
 export function createSystem<X extends Extra = Record<never, never>>(
   extra?: X,
@@ -83,6 +85,7 @@ export function createSystem<X extends Extra = Record<never, never>>(
     iommufd: createIommufd({ evolve: () => evolve!, platform }),
     vtd: vtdFollowing,
     smmu: smmuFollowing,
+    ioasid: createIoasid({ devices: pasidDevices(platform) }),
     ...(extra ?? ({} as X)),
   });
   evolve = decider.evolve as unknown as RootEvolve;
