@@ -35,7 +35,7 @@ export { evolveIommufd } from "./evolve";
 export { decideIoasAlloc } from "./ioas";
 export { type IoctlCall, respond, ret } from "./ioctl/call";
 export { iommufdIoctl } from "./ioctl/dispatch";
-export type { IoctlEnv, UserMemory } from "./ioctl/env";
+export type { IoctlEnv, IommufdFile, UserMemory } from "./ioctl/env";
 export { type LogAccess, processMemory } from "./ioctl/process-memory";
 export { kobjOf } from "./ioctl/resolve";
 export type { IommufdCommand, IommufdEvent, IommufdMessage } from "./messages";

@@ -19,6 +19,18 @@ export interface UserMemory {
   write(va: bigint, bytes: Uint8Array): Errno | undefined;
 }
 
+/**
+ * A file an ioctl creates besides the context itself (Linux anon-inode
+ * fds): a fault queue's fd (IOMMU_FAULT_QUEUE_ALLOC, `out_fault_fd`) or a
+ * selftest access's fd (IOMMU_TEST_OP_CREATE_ACCESS, `out_access_fd`).
+ * `id` is the object's id in context `ctx`'s table.
+ */
+export interface IommufdFile {
+  readonly kind: "fault" | "access";
+  readonly ctx: number;
+  readonly id: number;
+}
+
 /** The environment of one ioctl call on an iommufd context. */
 export interface IoctlEnv<R> {
   /** Decide and commit a command (an `EventLog`'s dispatch). */
@@ -33,4 +45,11 @@ export interface IoctlEnv<R> {
    * Absent → ENOTTY.
    */
   vfio?(ctx: number, request: number, arg: Uint8Array): number;
+  /**
+   * Install a file descriptor for `file` in the caller's fd table and
+   * return its number (what the ioctl writes to `out_fault_fd` /
+   * `out_access_fd`); −errno (EMFILE…) when it cannot. Absent (a model
+   * without processes, e.g. unit tests): the object id serves as the fd.
+   */
+  installFd?(file: IommufdFile): number;
 }
