@@ -122,6 +122,15 @@ export const vfioDeviceInfo = defineStruct(
 );
 export type VfioDeviceInfo = LayoutValue<typeof vfioDeviceInfo>;
 
+/**
+ * vfio-pci's region and IRQ indexes (`enum { VFIO_PCI_BAR0_REGION_INDEX, …,
+ * VFIO_PCI_NUM_REGIONS }`, `enum { VFIO_PCI_INTX_IRQ_INDEX, …,
+ * VFIO_PCI_NUM_IRQS }`): BAR0–BAR5, ROM, CONFIG, VGA; INTx, MSI, MSI-X, ERR, REQ.
+ * VFIO_DEVICE_GET_INFO of a PCI device answers at least these counts.
+ */
+export const VFIO_PCI_NUM_REGIONS = 9;
+export const VFIO_PCI_NUM_IRQS = 5;
+
 /** `vfio_iommu_type1_info.flags` (output). */
 export const VFIO_IOMMU_INFO_PGSIZES = 1 << 0;
 export const VFIO_IOMMU_INFO_CAPS = 1 << 1;

@@ -2,8 +2,10 @@
  * @packageDocumentation
  * The VFIO type1 container (/dev/vfio/vfio) on top of iommufd, as Linux's
  * drivers/iommu/iommufd/vfio_compat.c implements it: programs written for
- * the container ioctls run unchanged on the model. (VFIO groups, device
- * fds and the cdev path come later.)
+ * the container ioctls run unchanged on the model; and VFIO groups
+ * (/dev/vfio/$GROUP), device files and the cdev path
+ * (/dev/vfio/devices/vfioN) as drivers/vfio/group.c and device_cdev.c
+ * implement them on an iommufd — the `vfio` subsystem (`createVfio`).
  */
 
 export { bytesArg, userArg, type VfioArg, vfioIntArg } from "./arg";
@@ -13,3 +15,4 @@ export { checkExtension, dmaCcIommu } from "./extension";
 export { COMPAT_DMA_AVAIL, compatPageSizes, getInfo } from "./get-info";
 export { vfioCompatIoctl, vfioCompatIoctlUser, vfioContainerIoctl, withVfioCompat } from "./ioctl";
 export { setIommu } from "./set-iommu";
+export * from "./vfio/index";

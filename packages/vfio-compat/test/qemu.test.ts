@@ -1,7 +1,7 @@
 /**
  * The container-level sequence QEMU's hw/vfio (container.c) runs for a
  * 4 GiB x86 guest, on a /dev/vfio/vfio open: API version, extensions,
- * compat IOAS (here set by hand: a group attach will create it), SET_IOMMU
+ * compat IOAS (here set by hand; qemu-guest.test.ts goes through a group), SET_IOMMU
  * TYPE1v2, GET_INFO twice (size, then the chain), guest RAM mapped in its
  * two usual pieces around the PCI hole — [0, 3 GiB) and [4 GiB, 5 GiB)
  * from one 4 GiB host mapping — then UNMAP_ALL at shutdown.
@@ -38,7 +38,7 @@ describe("QEMU-style container sequence, 4 GiB guest", () => {
     expect(ext(VFIO_EXTENSION.VFIO_UPDATE_VADDR)).toBe(0); // QEMU's CPR probe: live update unavailable
     expect(c.ioctlInt(VFIO_IOCTL.VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)).toBe(-19); // no group yet: ENODEV
 
-    // What VFIO_GROUP_SET_CONTAINER will do: a compat IOAS with the device's reserved regions.
+    // By hand what SET_CONTAINER + GET_DEVICE_FD do together: a compat IOAS with the device's reserved regions.
     const ioas = c.ioasAlloc();
     expect(c.addReserved(ioas, MSI_START, MSI_LENGTH)).toBe(0);
     expect(c.vfioIoas(1 /* IOMMU_VFIO_IOAS_SET */, ioas)[0]).toBe(0);
