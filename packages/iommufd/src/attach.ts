@@ -21,7 +21,7 @@ export interface AttachTarget {
 
 /**
  * Resolve `ptId` of context `c` for an attach. Errors: ENOENT no object;
- * EINVAL an object that is neither an IOAS nor a paging HWPT; a new HWPT's
+ * EINVAL an object that is neither an IOAS nor a (paging or nested) HWPT; a new HWPT's
  * errors. `taken` are ids the same command already chose; `kobj` is the
  * global id a new domain gets.
  */
@@ -32,10 +32,12 @@ export function resolveAttachTarget(
   taken: readonly number[],
   kobj: number,
   ctx: SubsystemDecideContext<IommufdRoot>,
+  /** Alloc flags of a new auto domain (IOMMU_HWPT_ALLOC_PASID for a PASID-capable device). */
+  autoFlags = 0,
 ): AttachTarget | Errno {
   const pt = c.objects[ptId];
   if (pt === undefined) return errno("ENOENT", `no object ${ptId}`);
-  if (pt.type === "hwpt_paging") return { hwptId: pt.id, events: [] };
+  if (pt.type === "hwpt_paging" || pt.type === "hwpt_nested") return { hwptId: pt.id, events: [] };
   if (pt.type !== "ioas") return errno("EINVAL", `object ${ptId} is a ${pt.type}`);
   const reuse = autoDomainOn(root, c, pt.id);
   if (reuse !== undefined) return { hwptId: reuse.id, events: [] };
@@ -44,7 +46,7 @@ export function resolveAttachTarget(
   const events = decideHwptPagingAlloc(
     root,
     c.id,
-    { hwptId, ioasId: pt.id, kobj, flags: 0, autoDomain: true },
+    { hwptId, ioasId: pt.id, kobj, flags: autoFlags, autoDomain: true },
     ctx,
   );
   return isErrno(events) ? events : { hwptId, events };

@@ -3,19 +3,28 @@
  * (Linux iommufd_object_ops[type].destroy):
  * - ioas: unmaps everything, its io_pagetable goes (iommufd_ioas_destroy);
  * - hwpt_paging: iopt detaches its domain, the driver frees it;
+ * - hwpt_nested: the driver frees its nested domain (hwpt-nested.ts);
  * - device (a bound platform device, on close): detached like
  *   iommufd.device.detach (iommufd_device_unbind after VFIO's detach);
  * - selftest: detaches and unbinds its mock device (iommufd_selftest_destroy);
- *   an auto-domain HWPT whose last device leaves goes too.
+ *   an auto-domain HWPT whose last device leaves goes too;
+ * - access (closing the context with a selftest access left): its items
+ *   are unpinned and it leaves its IOAS (selftest/access.ts).
+ * - fault: every page request group still waiting is answered
+ *   IOMMU_PAGE_RESP_INVALID, down to the hardware (fault/decide.ts).
  * Destroy paths have no fallible steps, as in Linux: once the users check
  * passes, destroy always succeeds.
  */
 import { decideIoasDestroy } from "@iommu-sim/iopt";
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
 import { deviceDetachEffects } from "./device-attach";
+import { faultDestroyEffects, faultDetachEffects } from "./fault/decide";
 import { hwptPagingDestroyEffects } from "./hwpt";
+import { hwptNestedDestroyEffects } from "./hwpt-nested";
 import { usersOf } from "./objects";
 import type { IommufdRoot, RootEvolve } from "./root";
+import { accessDestroyEffects } from "./selftest/access";
+import { mockPasidDetachAll } from "./selftest/pasid";
 import type { IommufdObject } from "./state";
 
 type Decided = { type: string; data: unknown }[];
@@ -24,7 +33,10 @@ const NO_FAULTS = { step: () => undefined };
 /** Detach device `idev` from its HWPT; an auto-domain HWPT left without users is destroyed too. */
 function detachDevice(root: IommufdRoot, ctxId: number, idev: IommufdObject): Decided | Errno {
   const c = root.iommufd.contexts[ctxId]!;
-  const events: Decided = [{ type: "iommufd.object.refs.set", data: { ctx: ctxId, id: idev.id, refs: [] } }];
+  const events: Decided = [
+    ...faultDetachEffects(root, ctxId, idev.id, 0),
+    { type: "iommufd.object.refs.set", data: { ctx: ctxId, id: idev.id, refs: [] } },
+  ];
   const hwpt = idev.refs.length > 0 ? c.objects[idev.refs[0]!] : undefined;
   if (hwpt?.autoDomain === true && usersOf(c, hwpt.id).every((u) => u === idev.id)) {
     const effects = hwptPagingDestroyEffects(root, ctxId, hwpt);
@@ -56,6 +68,8 @@ export function destroyEffects(
     }
     case "hwpt_paging":
       return hwptPagingDestroyEffects(root, ctxId, obj);
+    case "hwpt_nested":
+      return hwptNestedDestroyEffects(root, obj);
     case "device":
       if (obj.device === undefined) return [];
       if (evolve === undefined) return errno("EBUSY", "a bound device goes by unbind");
@@ -65,10 +79,15 @@ export function destroyEffects(
       const detach = detachDevice(root, ctxId, idev);
       if (isErrno(detach)) return detach;
       return [
+        ...mockPasidDetachAll(obj, ctxId),
         ...detach,
         { type: "iommufd.object.destroyed", data: { ctx: ctxId, id: idev.id, type: "device" } },
       ];
     }
+    case "fault":
+      return faultDestroyEffects(root, obj.kobj);
+    case "access":
+      return accessDestroyEffects(root, obj);
     default:
       return [];
   }

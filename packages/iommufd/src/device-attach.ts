@@ -17,6 +17,8 @@
  *
  * A device's attachments are `IommufdObject.attachments` (PASID → HWPT id,
  * PASID 0 = the RID, IOMMU_NO_PASID); `refs` lists the HWPTs they use.
+ * A nested HWPT (hwpt-nested.ts) is attached like a paging HWPT; the IOAS
+ * it stands on (reserved regions) is its parent's.
  */
 import { type SubsystemDecideContext, sealEpoch } from "@iommu-sim/eventlog";
 import { decideReserve, decideUnreserve } from "@iommu-sim/iopt";
@@ -24,7 +26,9 @@ import { type Errno, errno, IOMMU_HWPT_ALLOC_PASID, isErrno } from "@iommu-sim/u
 import { driverKey, hwptDriverKey, objectDevice } from "./devices";
 import type { DeviceInfo, HwRoot } from "./drivers/driver";
 import { driverOf } from "./drivers/index";
+import { checkIopfCapable, faultDetachEffects } from "./fault/attach";
 import { decideHwptPagingAlloc, hwptPagingDestroyEffects } from "./hwpt";
+import { hwptIoasId } from "./hwpt-nested";
 import { allocObjectId, getContext, getObject, usersOf } from "./objects";
 import type { IommufdRoot, RootEvolve as SystemEvolve } from "./root";
 import type { IommufdContext, IommufdObject } from "./state";
@@ -100,7 +104,7 @@ interface Request {
 /**
  * Look up the device, `ptId` and `pasid`: EBADF context; ENOENT no device
  * object or no object `ptId`; EINVAL a selftest device, a `ptId` that is
- * neither an IOAS nor a paging HWPT, a HWPT of another driver or unit, a
+ * neither an IOAS nor a paging or nested HWPT, a HWPT of another driver or unit, a
  * PASID beyond the device's and IOMMU's width (or any PASID on a device
  * without the capability).
  */
@@ -115,10 +119,10 @@ function request(
   const [idev, info] = found;
   const pt = context.objects[c.ptId];
   if (pt === undefined) return errno("ENOENT", `no object ${c.ptId}`);
-  if (pt.type !== "ioas" && pt.type !== "hwpt_paging")
+  if (pt.type !== "ioas" && pt.type !== "hwpt_paging" && pt.type !== "hwpt_nested")
     return errno("EINVAL", `object ${c.ptId} is a ${pt.type}`);
   const key = driverKey(info);
-  if (pt.type === "hwpt_paging" && hwptDriverKey(root.iommufd, pt) !== key)
+  if (pt.type !== "ioas" && hwptDriverKey(root.iommufd, pt) !== key)
     return errno("EINVAL", "the HWPT's domain belongs to another IOMMU");
   const pasid = c.pasid ?? NO_PASID;
   if (pasid !== NO_PASID && pasid >= 2 ** maxPasidLog2(root, info))
@@ -145,14 +149,17 @@ function checkPasidCompat(r: Request, hwpt: IommufdObject): Errno | undefined {
   return undefined;
 }
 
-/** The IOAS object behind `pt` (itself, or a HWPT's IOAS). */
+/** The IOAS object behind `pt` (itself, or a HWPT's IOAS — a nested HWPT's parent's). */
 function ioasOf(c: IommufdContext, pt: IommufdObject): IommufdObject {
-  return c.objects[pt.type === "ioas" ? pt.id : pt.refs[0]!]!;
+  return c.objects[pt.type === "ioas" ? pt.id : hwptIoasId(c, pt)]!;
 }
 
 /** Whether `idev` has an attachment (other than at `except`) on IOAS object `ioasId`. */
 function attachedOnIoas(c: IommufdContext, idev: IommufdObject, ioasId: number, except: number): boolean {
-  return (idev.attachments ?? []).some((a) => a.pasid !== except && c.objects[a.hwpt]?.refs[0] === ioasId);
+  return (idev.attachments ?? []).some((a) => {
+    const hwpt = c.objects[a.hwpt];
+    return a.pasid !== except && hwpt !== undefined && hwptIoasId(c, hwpt) === ioasId;
+  });
 }
 
 /** Reserve the device's regions in IOAS `ioas` (owner: the device's kobj), unless it is already there. */
@@ -185,7 +192,7 @@ function targetHwpt(
   r: Request,
   ctx: SubsystemDecideContext<IommufdRoot>,
 ): IommufdObject | Errno {
-  if (r.pt.type === "hwpt_paging") return checkPasidCompat(r, r.pt) ?? r.pt;
+  if (r.pt.type !== "ioas") return checkPasidCompat(r, r.pt) ?? r.pt;
   for (const k in r.context.objects) {
     const o = r.context.objects[k]!;
     if (o.type !== "hwpt_paging" || o.autoDomain !== true || o.refs[0] !== r.pt.id) continue;
@@ -220,6 +227,8 @@ function attachTo(
   hwpt: IommufdObject,
   ctx: SubsystemDecideContext<IommufdRoot>,
 ): Errno | undefined {
+  const iopf = checkIopfCapable(r.context, hwpt, r.info);
+  if (iopf) return iopf;
   const ref = seq.root.iommufd.hwDomains[hwpt.kobj!]!;
   const hwEvents = driverOf(r.info.driver).attachDevice(seq.root as HwRoot, ref, r.info, r.pasid, ctx);
   if (isErrno(hwEvents)) return hwEvents;
@@ -245,8 +254,8 @@ function dropIfUnused(seq: Sequence, ctxId: number, hwpt: IommufdObject): Errno 
 /**
  * `iommufd.device.attach {ctx, devId, ptId, pasid?}` (iommufd_device_attach).
  * Errors: `request`'s (EBADF, ENOENT, EINVAL); EBUSY already attached
- * there at that PASID; EINVAL attached elsewhere (that is
- * `iommufd.device.replace`) or a HWPT without PASID compatibility
+ * there at that PASID, to this target or another (moving it is
+ * `iommufd.device.replace`); EINVAL a HWPT without PASID compatibility
  * (`checkPasidCompat`); EADDRINUSE a reserved region of the device is
  * mapped or allowed in the IOAS (or an area lies outside a new domain's
  * aperture); the driver's errors (EINVAL: a PASID on a stage-2 SMMU
@@ -263,17 +272,13 @@ export function decideDeviceAttach(
   const r = request(root, c);
   if (isErrno(r)) return r;
   const curId = attachedAt(r.idev, r.pasid);
-  if (curId !== undefined) {
-    // iommufd_hw_pagetable_attach(): the same HWPT → EBUSY (xa_insert), another → EINVAL.
-    const cur = r.context.objects[curId]!;
-    const same =
-      r.pt.type === "hwpt_paging"
-        ? r.pt.id === cur.id
-        : cur.autoDomain === true && cur.refs[0] === r.pt.id && hwptDriverKey(root.iommufd, cur) === r.key;
-    return same
-      ? errno("EBUSY", "the device is already attached there")
-      : errno("EINVAL", "the device is attached elsewhere");
-  }
+  // iommufd_hw_pagetable_attach(): the device's id goes into the attach
+  // handle's device_array with xa_insert() before any HWPT comparison, so a
+  // device already attached at this PASID is EBUSY whatever the target
+  // (selftest iommufd_device_pasid: "attach does not allow overwrite, use
+  // REPLACE instead"). EINVAL is for another device of the group elsewhere.
+  if (attachedAt(r.idev, r.pasid) !== undefined)
+    return errno("EBUSY", "the device is already attached there");
   const seq = new Sequence(root, evolve);
   const e = reserveRegions(seq, r, ioasOf(r.context, r.pt), ctx);
   if (e) return e;
@@ -311,8 +316,11 @@ export function decideDeviceReplace(
   const hwpt = targetHwpt(seq, r, ctx);
   if (isErrno(hwpt)) return hwpt;
   if (hwpt.id === cur.id) return [];
+  // The old HWPT's pending groups of this attachment are answered once it is replaced.
+  const answered = faultDetachEffects(seq.root, r.context.id, r.idev.id, r.pasid);
   const e2 = attachTo(seq, r, hwpt, ctx) ?? unreserveIfLeft(seq, r.context.id, r.idev.id, oldIoas);
   if (e2) return e2;
+  seq.add(answered);
   return dropIfUnused(seq, r.context.id, cur) ?? seq.events;
 }
 
@@ -348,6 +356,7 @@ function detachAt(seq: Sequence, ctxId: number, devId: number, pasid: number): E
   const hwpt = c.objects[hwptId]!;
   seq.add([
     ...driverOf(info.driver).detachDevice(seq.root as HwRoot, info, pasid),
+    ...faultDetachEffects(seq.root, ctxId, devId, pasid),
     attachmentSet(ctxId, idev, pasid, 0),
   ]);
   return unreserveIfLeft(seq, ctxId, devId, ioasOf(c, hwpt)) ?? dropIfUnused(seq, ctxId, hwpt);

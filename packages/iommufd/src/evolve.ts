@@ -3,6 +3,7 @@
  */
 import { castDraft, produce } from "immer";
 import type { IommufdEvent } from "./messages";
+import { evolveMockNested } from "./selftest/nested";
 import type { IommufdObject, IommufdState, ObjectType } from "./state";
 
 type Created = Extract<IommufdEvent, { type: "iommufd.object.created" }>["data"];
@@ -75,6 +76,27 @@ export function evolveIommufd(state: IommufdState, event: IommufdEvent): Iommufd
         o.attachments = attachments;
         o.refs = [...new Set(attachments.map((a) => a.hwpt))];
       });
+    case "iommufd.selftest.pasid_set":
+      return produce(state, (d) => {
+        const o = d.contexts[event.data.ctx]?.objects[event.data.id];
+        if (o === undefined) return;
+        const { pasid, hwpt } = event.data;
+        const rest = (o.attachments ?? []).filter((a) => a.pasid !== pasid);
+        const attachments = hwpt === 0 ? rest : [...rest, { pasid, hwpt }].sort((a, b) => a.pasid - b.pasid);
+        if (attachments.length === 0) delete o.attachments;
+        else o.attachments = attachments;
+        // A selftest object uses its device and the HWPTs of its PASIDs (selftest/pasid.ts).
+        o.refs = [o.refs[0]!, ...new Set(attachments.map((a) => a.hwpt))];
+      });
+    case "iommufd.selftest.access_item_added":
+      return produce(state, (d) => {
+        const o = d.contexts[event.data.ctx]?.objects[event.data.id];
+        if (o !== undefined) o.nextItem = event.data.item + 1;
+      });
+    case "iommufd.mock_nested.allocated":
+    case "iommufd.mock_nested.iotlb_cleared":
+    case "iommufd.mock_nested.freed":
+      return evolveMockNested(state, event);
     case "iommufd.hw_domain.bound": {
       const { kobj, driver, unit, domain } = event.data;
       return { ...state, hwDomains: { ...state.hwDomains, [kobj]: { driver, unit, domain } } };

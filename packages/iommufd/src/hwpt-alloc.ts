@@ -18,7 +18,9 @@ import {
 } from "@iommu-sim/uapi";
 import { objectDevice } from "./devices";
 import { driverOf } from "./drivers/index";
+import { checkPagingFaultFlags, driverFlags, withFaultQueue } from "./fault/hwpt-fault";
 import { decideHwptPagingAlloc, type HwTarget } from "./hwpt";
+import { decideHwptNestedAlloc } from "./hwpt-nested";
 import { allocObjectId, getContext, getObject } from "./objects";
 import type { IommufdRoot } from "./root";
 
@@ -33,13 +35,25 @@ const MOCK_PAGING_FLAGS =
  * type without data; ENOENT no device `devId` or no object `ptId`;
  * EOPNOTSUPP flags the driver does not take, DIRTY_TRACKING on a device
  * without the capability (mock flag; VT-d without ECAP.SSADS; any SMMU),
- * NEST_PARENT on a VT-d unit without ECAP.NEST, driver data on a paging HWPT, or a nested HWPT
- * (not modelled yet); EINVAL a `ptId` that is neither an IOAS nor a paging
- * HWPT; the IOAS attach's errors (EADDRINUSE…); ENOMEM at fault points.
+ * NEST_PARENT on a VT-d unit without ECAP.NEST, driver data on a paging HWPT;
+ * EINVAL a `ptId` that is neither an IOAS nor a paging HWPT; the IOAS
+ * attach's errors (EADDRINUSE…); ENOMEM at fault points. With
+ * IOMMU_HWPT_FAULT_ID_VALID (fault/hwpt-fault.ts): EOPNOTSUPP with
+ * NEST_PARENT, then ENOENT when `faultId` is not a fault object. A paging HWPT as
+ * `ptId` allocates a nested HWPT (hwpt-nested.ts, with its own errors).
  */
 export function decideHwptAlloc(
   root: IommufdRoot,
-  c: { ctx: number; devId: number; ptId: number; flags: number; dataType: number; dataLen: number },
+  c: {
+    ctx: number;
+    devId: number;
+    ptId: number;
+    flags: number;
+    dataType: number;
+    dataLen: number;
+    data?: Uint8Array;
+    faultId?: number;
+  },
   ctx: SubsystemDecideContext<IommufdRoot>,
 ): Decided | Errno {
   const context = getContext(root.iommufd, c.ctx);
@@ -51,13 +65,19 @@ export function decideHwptAlloc(
   if (isErrno(dev)) return dev;
   const pt = context.objects[c.ptId];
   if (pt === undefined) return errno("ENOENT", `no object ${c.ptId}`);
-  if (pt.type === "hwpt_paging") return errno("EOPNOTSUPP", "nested HWPTs are not modelled yet");
+  if (pt.type === "hwpt_paging") {
+    const nested = decideHwptNestedAlloc(root, { ...c, flags: driverFlags(c.flags) }, context, dev, pt, ctx);
+    return withFaultQueue(context, nested, c.flags, c.faultId);
+  }
   if (pt.type !== "ioas") return errno("EINVAL", `object ${c.ptId} is a ${pt.type}`);
   const info = objectDevice(root.iommufd, dev);
   const hw: HwTarget | undefined =
     info === undefined ? undefined : { driver: driverOf(info.driver), unit: info.unit };
   const supported = hw === undefined ? MOCK_PAGING_FLAGS : hw.driver.pagingFlags(root, hw.unit);
-  if ((c.flags & ~supported) !== 0) return errno("EOPNOTSUPP", "flags the driver does not support");
+  if ((driverFlags(c.flags) & ~supported) !== 0)
+    return errno("EOPNOTSUPP", "flags the driver does not support");
+  const faultFlags = checkPagingFaultFlags(c.flags);
+  if (faultFlags) return faultFlags;
   if (
     hw === undefined &&
     c.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING &&
@@ -68,17 +88,18 @@ export function decideHwptAlloc(
   if (c.dataLen !== 0) return errno("EOPNOTSUPP", "paging HWPTs take no driver data");
   const hwptId = allocObjectId(context);
   if (isErrno(hwptId)) return hwptId;
-  return decideHwptPagingAlloc(
+  const paging = decideHwptPagingAlloc(
     root,
     c.ctx,
     {
       hwptId,
       ioasId: pt.id,
       kobj: root.iommufd.nextKobj,
-      flags: c.flags,
+      flags: driverFlags(c.flags),
       autoDomain: false,
       ...(hw === undefined ? {} : { hw }),
     },
     ctx,
   );
+  return withFaultQueue(context, paging, c.flags, c.faultId);
 }

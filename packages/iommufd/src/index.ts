@@ -26,16 +26,61 @@ export type {
   HwRoot,
   IommuDriver,
   ReservedRange,
+  UserData,
+  UserDataArray,
+  UserInvalidation,
 } from "./drivers/driver";
 export { type IoasFollowEvent, smmuFollowing, vtdFollowing } from "./drivers/follow";
 export { driverOf } from "./drivers/index";
 export { smmuDomainDescriptor, smmuDriver } from "./drivers/smmu";
+export { smmuAllocNested } from "./drivers/smmu-nested";
+export { copyUserData, userArrayEntry } from "./drivers/user-data";
 export { vtdDomainDescriptor, vtdDriver } from "./drivers/vtd";
+export { vtdAllocNested, vtdUserInvalidate } from "./drivers/vtd-nested";
 export { evolveIommufd } from "./evolve";
+export {
+  acceptedResponses,
+  decideFaultAlloc,
+  decideFaultRead,
+  decideFaultRespond,
+  decideTriggerIopf,
+  faultQueue,
+  PAGE_RESPONSE_SIZE,
+  PGFAULT_SIZE,
+} from "./fault/decide";
+export { evolveFaults } from "./fault/evolve";
+export { groupRecords } from "./fault/fd";
+export {
+  IOMMU_PAGE_RESP_FAILURE,
+  responseEvents,
+  smmuResponseCmd,
+  vtdResponseBytes,
+} from "./fault/hw-response";
+export type { FaultQueue, FaultSource, IopfGroup, PageFault } from "./fault/queue";
+export { boundDevice, routeHwRequest } from "./fault/route";
+export {
+  DEFAULT_POLLMASK,
+  iommufdFilePoll,
+  iommufdFileRead,
+  iommufdFileRelease,
+  iommufdFileWrite,
+  POLLERR,
+  POLLIN,
+  POLLOUT,
+  POLLRDNORM,
+} from "./files";
+export { decideHwptInvalidate, type HwptInvalidateRequest } from "./hwpt-invalidate";
+export {
+  decideHwptNestedAlloc,
+  hwptIoasId,
+  hwptNestedDestroyEffects,
+  type NestedAllocRequest,
+} from "./hwpt-nested";
 export { decideIoasAlloc } from "./ioas";
 export { type IoctlCall, respond, ret } from "./ioctl/call";
 export { iommufdIoctl } from "./ioctl/dispatch";
 export type { IoctlEnv, IommufdFile, UserMemory } from "./ioctl/env";
+export { hwptAllocData, hwptInvalidate, MAX_USER_DATA } from "./ioctl/nested-handlers";
 export { type LogAccess, processMemory } from "./ioctl/process-memory";
 export { kobjOf } from "./ioctl/resolve";
 export type { IommufdCommand, IommufdEvent, IommufdMessage } from "./messages";
@@ -57,12 +102,42 @@ export {
 } from "./platform";
 export type { IommufdRoot, RootEvolve } from "./root";
 export {
+  accessDestroyEffects,
+  accessObject,
+  checkAccessRange,
+  decideAccessCreate,
+  decideAccessPages,
+  decideAccessPagesDestroy,
+  decideAccessRelease,
+  decideAccessReplaceIoas,
+  decideAccessWrite,
+} from "./selftest/access";
+export { releaseAccessFile } from "./selftest/access-file";
+export {
+  decideMockNestedAlloc,
+  evolveMockNested,
+  mockNestedDomain,
+  mockNestedInvalidate,
+} from "./selftest/nested";
+export { devCheckCache, mdCheckIotlb } from "./selftest/nested-checks";
+export {
+  checkMockRidCompat,
+  decideMockPasidAttach,
+  decideMockPasidDetach,
+  decideMockPasidReplace,
+  mockAutoFlags,
+  mockPasidCheckHwpt,
+  mockPasidDetachAll,
+  mockPasidHwpt,
+} from "./selftest/pasid";
+export {
   type AccountMode,
   type HwDomainRef,
   INITIAL_IOMMUFD_STATE,
   type IommufdContext,
   type IommufdObject,
   type IommufdState,
+  type MockNestedDomain,
   type ObjectType,
 } from "./state";
 export { createIommufd, type IommufdOptions } from "./subsystem";

@@ -22,7 +22,22 @@ export type IommufdCommand = Extract<
       | "iommufd.device.unbind"
       | "iommufd.device.attach"
       | "iommufd.device.replace"
-      | "iommufd.device.detach";
+      | "iommufd.device.detach"
+      | "iommufd.fault.alloc"
+      | "iommufd.fault.read"
+      | "iommufd.fault.respond"
+      | "iommufd.fault.release"
+      | "iommufd.selftest.trigger_iopf"
+      | "iommufd.hwpt.invalidate"
+      | "iommufd.selftest.access_create"
+      | "iommufd.selftest.access_destroy"
+      | "iommufd.selftest.access_replace_ioas"
+      | "iommufd.selftest.access_pages"
+      | "iommufd.selftest.access_pages_destroy"
+      | "iommufd.selftest.access_write"
+      | "iommufd.selftest.pasid_attach"
+      | "iommufd.selftest.pasid_replace"
+      | "iommufd.selftest.pasid_detach";
   }
 >;
 /** Events the iommufd slice evolves on. */

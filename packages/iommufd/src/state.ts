@@ -8,6 +8,7 @@
  * point at it (see objects.ts), so the counts cannot drift.
  */
 
+import type { FaultQueue } from "./fault/queue";
 import type { Platform } from "./platform";
 
 /** How a context accounts pinned pages (Linux enum iopt_pages_account_mode). */
@@ -50,6 +51,11 @@ export interface IommufdObject {
    * sorted; `refs` lists the HWPTs they use.
    */
   readonly attachments?: readonly { readonly pasid: number; readonly hwpt: number }[];
+  /**
+   * A selftest access (type "access"): the id its next item gets
+   * (selftest.c staccess->next_id, from 0; ids are never reused).
+   */
+  readonly nextItem?: number;
 }
 
 /** One open file of /dev/iommu (Linux struct iommufd_ctx). */
@@ -78,8 +84,20 @@ export interface HwDomainRef {
   readonly domain: number;
 }
 
+/**
+ * A selftest mock nested domain (Linux selftest.c `struct
+ * mock_iommu_domain_nested`): its parent mock paging domain (global id)
+ * and its mock IOTLB, MOCK_NESTED_DOMAIN_IOTLB_NUM u32 entries.
+ */
+export interface MockNestedDomain {
+  readonly parent: number;
+  readonly iotlb: readonly number[];
+}
+
 /** The `iommufd` slice of the root state. */
 export interface IommufdState {
+  /** Selftest mock nested domains by global domain id (selftest/nested.ts); absent = none yet. */
+  readonly mockNested?: Readonly<Record<number, MockNestedDomain>>;
   /** The machine: its IOMMU units and the devices that can be bound (absent: mock devices only). */
   readonly platform?: Platform;
   /** Hardware domains by global domain id (see `HwDomainRef`). */
@@ -89,6 +107,8 @@ export interface IommufdState {
   readonly nextContext: number;
   /** The next global id of a kernel object (IOAS, domain, access) shared with other slices. */
   readonly nextKobj: number;
+  /** IO page fault queues by their fault object's kobj (fault/queue.ts); absent: none yet. */
+  readonly faults?: Readonly<Record<number, FaultQueue>>;
 }
 
 /** The empty slice. */

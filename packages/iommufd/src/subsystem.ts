@@ -12,13 +12,25 @@ import {
 } from "./device-attach";
 import { decideDeviceBind } from "./device-bind";
 import { evolveIommufd } from "./evolve";
+import { decideFaultCommand } from "./fault/commands";
+import { evolveFaults } from "./fault/evolve";
 import { decideHwptAlloc } from "./hwpt-alloc";
+import { decideHwptInvalidate } from "./hwpt-invalidate";
 import { decideIoasAlloc } from "./ioas";
 import type { IommufdCommand, IommufdEvent } from "./messages";
 import { decideOptionSet } from "./option";
 import type { Platform } from "./platform";
 import type { IommufdRoot, RootEvolve } from "./root";
+import {
+  decideAccessCreate,
+  decideAccessPages,
+  decideAccessPagesDestroy,
+  decideAccessRelease,
+  decideAccessReplaceIoas,
+  decideAccessWrite,
+} from "./selftest/access";
 import { decideMockDomain } from "./selftest/mock-domain";
+import { decideMockPasidAttach, decideMockPasidDetach, decideMockPasidReplace } from "./selftest/pasid";
 import { decideMockDomainReplace } from "./selftest/replace";
 import { INITIAL_IOMMUFD_STATE, type IommufdState } from "./state";
 import { decideVfioIoasSet } from "./vfio-ioas";
@@ -42,7 +54,8 @@ export function createIommufd(
 ): Subsystem<IommufdCommand, IommufdEvent, IommufdState, IommufdRoot> {
   return {
     commands: ["iommufd."],
-    events: ["iommufd."],
+    // The hardware's page requests feed the fault queues (fault/evolve.ts).
+    events: ["iommufd.", "vtd.prq.queued", "smmu.pri.queued"],
     initialState:
       options.platform === undefined
         ? INITIAL_IOMMUFD_STATE
@@ -64,8 +77,16 @@ export function createIommufd(
           return decideMockDomain(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.selftest.mock_domain_replace":
           return decideMockDomainReplace(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.fault.alloc":
+        case "iommufd.fault.read":
+        case "iommufd.fault.respond":
+        case "iommufd.fault.release":
+        case "iommufd.selftest.trigger_iopf":
+          return decideFaultCommand(root, c, ctx) as IommufdEvent[];
         case "iommufd.hwpt.alloc":
           return decideHwptAlloc(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.hwpt.invalidate":
+          return decideHwptInvalidate(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.vfio_ioas.set":
           return decideVfioIoasSet(root, c.data.ctx, c.data.ioasId);
         case "iommufd.device.bind":
@@ -78,8 +99,26 @@ export function createIommufd(
           return decideDeviceReplace(root, c.data, ctx, options.evolve()) as IommufdEvent[];
         case "iommufd.device.detach":
           return decideDeviceDetach(root, c.data, options.evolve()) as IommufdEvent[];
+        case "iommufd.selftest.access_create":
+          return decideAccessCreate(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.selftest.access_destroy":
+          return decideAccessRelease(root, c.data) as IommufdEvent[];
+        case "iommufd.selftest.access_replace_ioas":
+          return decideAccessReplaceIoas(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.selftest.access_pages":
+          return decideAccessPages(root, c.data, ctx, options.evolve()) as IommufdEvent[];
+        case "iommufd.selftest.access_pages_destroy":
+          return decideAccessPagesDestroy(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.selftest.access_write":
+          return decideAccessWrite(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.selftest.pasid_attach":
+          return decideMockPasidAttach(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.selftest.pasid_replace":
+          return decideMockPasidReplace(root, c.data, ctx, options.evolve()) as IommufdEvent[];
+        case "iommufd.selftest.pasid_detach":
+          return decideMockPasidDetach(root, c.data, options.evolve()) as IommufdEvent[];
       }
     },
-    evolve: evolveIommufd,
+    evolve: (state, e) => evolveFaults(evolveIommufd(state, e), e),
   };
 }

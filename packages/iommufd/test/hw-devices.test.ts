@@ -221,7 +221,8 @@ describe("auto domains, detach and errors (Linux device.c)", () => {
     expect(f.attach(nic, f.ioas)).toBe("EBUSY");
     expect(f.attach(nic, f.hwptOf(nic)!)).toBe("EBUSY");
     expect(f.attach(gpu, f.hwptOf(nic)!)).toBe("EINVAL"); // a VT-d domain for an SMMU device
-    expect(f.attach(nic, f.ioasAlloc())).toBe("EINVAL"); // attached elsewhere: that takes a replace
+    // attached elsewhere: the device id is already in the attach handle (xa_insert → EBUSY); moving takes a replace
+    expect(f.attach(nic, f.ioasAlloc())).toBe("EBUSY");
     expect(f.destroy(nic)).toBe(-16); // EBUSY: held by its driver
     // Another context may not own a device of an owned group, nor bind a bound device.
     const other = f.ok({ type: "iommufd.open", data: { pid: 100, vfio: false } })[0]!.data.ctx;

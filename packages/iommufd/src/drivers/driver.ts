@@ -69,6 +69,42 @@ export interface AllocatedDomain {
   readonly descriptor: DomainDescriptor;
 }
 
+/**
+ * The driver data of IOMMU_HWPT_ALLOC (Linux `struct iommu_user_data`):
+ * `data_type`, `data_len` and the bytes copied from `data_uptr`
+ * (`bytes` absent: they could not be read — EFAULT where the driver copies them).
+ */
+export interface UserData {
+  readonly type: number;
+  readonly len: number;
+  readonly bytes?: Uint8Array;
+}
+
+/**
+ * The entry array of IOMMU_HWPT_INVALIDATE (Linux `struct
+ * iommu_user_data_array`): `entryNum` entries of `entryLen` bytes of
+ * `type`; `data` holds the bytes copied from `data_uptr` — fewer than
+ * entryLen × entryNum when user memory ended (EFAULT at the first entry
+ * not fully copied).
+ */
+export interface UserDataArray {
+  readonly type: number;
+  readonly entryLen: number;
+  readonly entryNum: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * The outcome of a driver's `cache_invalidate_user`: the events of the
+ * entries processed, how many (`entry_num` written back), and the error
+ * that stopped processing at entry `handled`, if any.
+ */
+export interface UserInvalidation {
+  readonly events: Decided;
+  readonly handled: number;
+  readonly error?: Errno;
+}
+
 /** An inclusive reserved IOVA range (bytes). */
 export interface ReservedRange {
   readonly start: bigint;
@@ -121,4 +157,29 @@ export interface IommuDriver {
   hwInfo(root: HwRoot, dev: DeviceInfo): HwInfo | undefined;
   /** The device's reserved regions (`iommu_get_resv_regions()`), which iommufd reserves in the IOAS. */
   reservedRegions(dev: DeviceInfo): readonly ReservedRange[];
+  /**
+   * Allocate a nested domain for global id `kobj` over the NEST_PARENT
+   * paging domain `parent` from user data `data` (Linux
+   * `ops->domain_alloc_nested`); `flags` are the HWPT flags iommufd passes
+   * on. Returns the hardware package's events + `iommufd.hw_domain.bound`.
+   * Errors: the driver's (EOPNOTSUPP wrong data type or flags, EINVAL,
+   * EFAULT, EIO from the data; ENOMEM/ENOSPC at its fault points).
+   * Absent: the driver cannot nest (EOPNOTSUPP).
+   */
+  allocNested?(
+    root: HwRoot,
+    parent: HwDomainRef,
+    dev: DeviceInfo,
+    kobj: number,
+    flags: number,
+    data: UserData,
+    ctx: DecideContext,
+  ): Decided | Errno;
+  /**
+   * IOMMU_HWPT_INVALIDATE on nested domain `ref` (Linux
+   * `domain->ops->cache_invalidate_user`): entries processed in order,
+   * stopping at the first error. Absent: EOPNOTSUPP (as Linux's
+   * SMMUv3 nested domains, invalidated through the vIOMMU instead).
+   */
+  userInvalidate?(root: HwRoot, ref: HwDomainRef, array: UserDataArray, ctx: DecideContext): UserInvalidation;
 }

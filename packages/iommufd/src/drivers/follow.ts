@@ -26,9 +26,9 @@ import {
 import {
   type Descriptor,
   executeDescriptor,
+  flushIotlbRange,
   IOTLB_GRAN,
   iotlbDesc,
-  iotlbFlushDescriptors,
   mapDomain,
   unmapDomain,
   type VtdEmitted,
@@ -37,7 +37,9 @@ import {
   type VtdUnit,
   vtd,
 } from "@iommu-sim/hw-vtd";
-import { type Errno, isErrno, type SmmuCommand, type VtdCommand } from "@iommu-sim/uapi";
+import { Errno, type SmmuCommand, type VtdCommand } from "@iommu-sim/uapi";
+import type { VtdPageRequestEvent } from "../fault/evolve";
+import { smmuPageRequestHandled, vtdPageRequestHandled } from "../fault/prq-follow";
 import type { IommufdRoot } from "../root";
 import type { HwDomainRef } from "../state";
 
@@ -72,14 +74,11 @@ interface Follower<S> {
   flushAll(state: S, ref: HwDomainRef): S;
 }
 
-/** The hardware domains of `driver` attached to IOAS `ioas`. */
-function domainsOn(root: IommufdRoot, ioas: number, driver: HwDomainRef["driver"]): HwDomainRef[] {
-  const out: HwDomainRef[] = [];
-  for (const d of root.iopt.ioas.get(ioas)?.domains ?? []) {
-    const ref = root.iommufd.hwDomains[d.id];
-    if (ref?.driver === driver) out.push(ref);
-  }
-  return out;
+const NO_DOMAINS: readonly { readonly id: number }[] = [];
+
+/** The domains attached to IOAS `ioas` (their descriptors; `hwDomains` tells whose they are). */
+function domainsOf(root: IommufdRoot, ioas: number): readonly { readonly id: number }[] {
+  return root.iopt.ioas.get(ioas)?.domains ?? NO_DOMAINS;
 }
 
 /** Apply one `ioas.*` event to the hardware slice `state` through `f`. */
@@ -93,12 +92,17 @@ function follow<S>(f: Follower<S>, state: S, e: IoasFollowEvent, root: IommufdRo
     }
     case "ioas.mapped": {
       if (e.data.pfnRuns.length === 0) return state;
-      for (const ref of domainsOn(root, e.data.ioas, f.driver)) state = f.map(state, ref, e.data);
+      for (const d of domainsOf(root, e.data.ioas)) {
+        const ref = root.iommufd.hwDomains[d.id];
+        if (ref?.driver === f.driver) state = f.map(state, ref, e.data);
+      }
       return state;
     }
     case "ioas.unmapped": {
-      for (const ref of domainsOn(root, e.data.ioas, f.driver))
-        state = f.unmap(state, ref, e.data.iova, e.data.length);
+      for (const d of domainsOf(root, e.data.ioas)) {
+        const ref = root.iommufd.hwDomains[d.id];
+        if (ref?.driver === f.driver) state = f.unmap(state, ref, e.data.iova, e.data.length);
+      }
       return state;
     }
     case "ioas.domain_detached": {
@@ -120,9 +124,15 @@ function withVtdUnit(state: VtdState, unit: VtdUnit): VtdState {
   return { units };
 }
 
-function onVtdUnit(state: VtdState, ref: HwDomainRef, fn: (u: VtdUnit) => VtdUnit): VtdState {
+/** The unit of `ref` if it still has the domain (else the follower leaves the slice alone). */
+function unitOf(state: VtdState, ref: HwDomainRef): VtdUnit | undefined {
   const u = state.units.get(ref.unit);
-  return u === undefined || !u.domains.has(ref.domain) ? state : withVtdUnit(state, fn(u));
+  return u === undefined || !u.domains.has(ref.domain) ? undefined : u;
+}
+
+/** The slice with `after` replacing `before`; table memory written in place leaves the unit, and so the slice, as it was. */
+function withVtdUnitChanged(state: VtdState, before: VtdUnit, after: VtdUnit): VtdState {
+  return after === before ? state : withVtdUnit(state, after);
 }
 
 function runDescriptors(unit: VtdUnit, descs: readonly Descriptor[]): VtdUnit {
@@ -132,17 +142,32 @@ function runDescriptors(unit: VtdUnit, descs: readonly Descriptor[]): VtdUnit {
 
 const vtdFollower: Follower<VtdState> = {
   driver: "vtd",
-  map: (s, ref, a) => onVtdUnit(s, ref, (u) => mapDomain(u, ref.domain, a.iova, a.pfnRuns, a.prot)),
-  unmap: (s, ref, iova, length) =>
-    onVtdUnit(s, ref, (u) => {
-      const after = unmapDomain(u, ref.domain, iova, length);
-      return runDescriptors(after, iotlbFlushDescriptors(after, ref.domain, iova, length));
-    }),
-  flushAll: (s, ref) =>
-    onVtdUnit(s, ref, (u) => runDescriptors(u, [iotlbDesc(IOTLB_GRAN.DOMAIN, ref.domain)])),
+  map(s, ref, a) {
+    const u = unitOf(s, ref);
+    return u === undefined
+      ? s
+      : withVtdUnitChanged(s, u, mapDomain(u, ref.domain, a.iova, a.pfnRuns, a.prot));
+  },
+  // cache_tag_flush_range(): the page-selective IOTLB flush of iotlbFlushDescriptors, executed directly.
+  unmap(s, ref, iova, length) {
+    const u = unitOf(s, ref);
+    if (u === undefined) return s;
+    return withVtdUnitChanged(
+      s,
+      u,
+      flushIotlbRange(unmapDomain(u, ref.domain, iova, length), ref.domain, iova, length),
+    );
+  },
+  flushAll(s, ref) {
+    const u = unitOf(s, ref);
+    return u === undefined
+      ? s
+      : withVtdUnitChanged(s, u, runDescriptors(u, [iotlbDesc(IOTLB_GRAN.DOMAIN, ref.domain)]));
+  },
 };
 
-const orState = (r: SmmuState | Errno, s: SmmuState): SmmuState => (isErrno(r) ? s : r);
+// `instanceof` here rather than isErrno(): a check of its own keeps this hot site monomorphic.
+const orState = (r: SmmuState | Errno, s: SmmuState): SmmuState => (r instanceof Errno ? s : r);
 
 const smmuFollower: Follower<SmmuState> = {
   driver: "smmu",
@@ -171,7 +196,10 @@ export const vtdFollowing: Subsystem<
   decide: vtd.decide,
   evolve(state, e, root) {
     if (e.type.startsWith("ioas.")) return follow(vtdFollower, state, e as IoasFollowEvent, root);
-    return vtd.evolve(state, e as VtdEmitted, root);
+    const next = vtd.evolve(state, e as VtdEmitted, root);
+    // The intel driver reads the page request it owns (fault/prq-follow.ts).
+    if (e.type === "vtd.prq.queued") return vtdPageRequestHandled(next, e.data as VtdPageRequestEvent, root);
+    return next;
   },
 };
 
@@ -191,6 +219,10 @@ export const smmuFollowing: Subsystem<
   decide: smmuSubsystem.decide,
   evolve(state, e, root) {
     if (e.type.startsWith("ioas.")) return follow(smmuFollower, state, e as IoasFollowEvent, root);
-    return smmuSubsystem.evolve(state, e as SmmuOutEvent, root);
+    const next = smmuSubsystem.evolve(state, e as SmmuOutEvent, root);
+    // The SMMUv3 driver consumes the PRI queue record it owns (fault/prq-follow.ts).
+    if (e.type === "smmu.pri.queued")
+      return smmuPageRequestHandled(next, e.data as { instance: number; record: bigint[] }, root);
+    return next;
   },
 };

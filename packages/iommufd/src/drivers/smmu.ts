@@ -27,6 +27,7 @@ import {
   type SmmuCommand,
 } from "@iommu-sim/uapi";
 import type { AllocatedDomain, Decided, HwInfo, HwRoot, IommuDriver, ReservedRange } from "./driver";
+import { smmuAllocNested } from "./smmu-nested";
 
 /** Linux PAGING_FLAGS of arm_smmu_domain_alloc_paging_flags(). */
 const SMMU_PAGING_FLAGS =
@@ -122,4 +123,6 @@ export const smmuDriver: IommuDriver = {
   reservedRegions(): readonly ReservedRange[] {
     return reservedRegions().map((r) => ({ start: r.start, last: r.start + r.length - 1n }));
   },
+  // No userInvalidate: SMMUv3 nested domains are invalidated through a vIOMMU (not modelled).
+  allocNested: smmuAllocNested,
 };

@@ -41,6 +41,7 @@ import type {
   IommuDriver,
   ReservedRange,
 } from "./driver";
+import { vtdAllocNested, vtdUserInvalidate } from "./vtd-nested";
 
 /** The paging flags Linux's intel driver accepts (`supported_flags` of intel_iommu_domain_alloc_paging_flags). */
 const VTD_PAGING_FLAGS =
@@ -144,4 +145,6 @@ export const vtdDriver: IommuDriver = {
   reservedRegions(): readonly ReservedRange[] {
     return reservedRegions().map((r) => ({ start: r.start, last: r.start + r.length - 1n }));
   },
+  allocNested: vtdAllocNested,
+  userInvalidate: vtdUserInvalidate,
 };

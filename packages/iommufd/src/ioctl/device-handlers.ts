@@ -9,6 +9,7 @@ import {
   IOMMU_HW_INFO_SELFTEST_REGVAL,
   IOMMU_HW_INFO_TYPE_DEFAULT,
   IOMMU_HW_INFO_TYPE_SELFTEST,
+  IOMMU_HWPT_FAULT_ID_VALID,
   isErrno,
   MOCK_FLAGS_DEVICE_NO_DIRTY,
   MOCK_FLAGS_DEVICE_PASID,
@@ -20,11 +21,16 @@ import { driverOf } from "../drivers/index";
 import { getObject } from "../objects";
 import type { IommufdRoot } from "../root";
 import { type IoctlCall, respond } from "./call";
+import { hwptAllocData } from "./nested-handlers";
 
 type Call = IoctlCall<IommufdRoot>;
 const EOPNOTSUPP = -95;
 
-/** IOMMU_HWPT_ALLOC → out_hwpt_id. */
+/**
+ * IOMMU_HWPT_ALLOC → out_hwpt_id. The `data_len` bytes at `data_uptr` (the
+ * driver data of a nested HWPT) travel in the command as `data`
+ * (nested-handlers.ts `hwptAllocData`).
+ */
 export function hwptAlloc(call: Call): number {
   const v = call.value as {
     flags: number;
@@ -32,6 +38,8 @@ export function hwptAlloc(call: Call): number {
     pt_id: number;
     data_type: number;
     data_len: number;
+    data_uptr: bigint;
+    fault_id: number;
   };
   const r = call.env.dispatch({
     type: "iommufd.hwpt.alloc",
@@ -42,6 +50,8 @@ export function hwptAlloc(call: Call): number {
       flags: v.flags,
       dataType: v.data_type,
       dataLen: v.data_len,
+      ...hwptAllocData(call.env.user, v.data_len, v.data_uptr),
+      ...((v.flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0 ? { faultId: v.fault_id } : {}),
     },
   });
   if (isErrno(r)) return r.ret;

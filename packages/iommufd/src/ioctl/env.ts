@@ -52,4 +52,12 @@ export interface IoctlEnv<R> {
    * without processes, e.g. unit tests): the object id serves as the fd.
    */
   installFd?(file: IommufdFile): number;
+  /**
+   * The iommufd file behind fd number `fd` of the caller (what fget() finds),
+   * or undefined when `fd` is not open or not an iommufd file. The selftest
+   * access ops take an access fd in `id` (selftest.c iommufd_access_get()).
+   * Absent (no `installFd` either): the fd is the access's object id in the
+   * calling context.
+   */
+  fileOf?(fd: number): IommufdFile | undefined;
 }

@@ -12,6 +12,7 @@ import {
 import type { IommufdRoot } from "../root";
 import { type IoctlCall, respond } from "./call";
 import { getHwInfo, hwptAlloc } from "./device-handlers";
+import { faultQueueAlloc } from "./fault-handlers";
 import {
   ioasAlloc,
   ioasAllowIovas,
@@ -22,6 +23,7 @@ import {
   ioasUnmap,
   vfioIoas,
 } from "./ioas-handlers";
+import { hwptInvalidate } from "./nested-handlers";
 import { testCmd } from "./selftest-handler";
 
 type Handler = (call: IoctlCall<IommufdRoot>) => number;
@@ -73,6 +75,8 @@ export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
   IOMMU_IOAS_IOVA_RANGES: ioasIovaRanges,
   IOMMU_TEST_CMD: testCmd,
   IOMMU_HWPT_ALLOC: hwptAlloc,
+  IOMMU_FAULT_QUEUE_ALLOC: faultQueueAlloc,
+  IOMMU_HWPT_INVALIDATE: hwptInvalidate,
   IOMMU_GET_HW_INFO: getHwInfo,
   IOMMU_VFIO_IOAS: vfioIoas,
 };

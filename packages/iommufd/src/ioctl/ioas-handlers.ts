@@ -103,21 +103,23 @@ export function ioasCopy(call: Call): number {
   return 0;
 }
 
-/** IOMMU_IOAS_ALLOW_IOVAS: reads num_iovas ranges at allowed_iovas (EFAULT); start > last → EINVAL. */
+/**
+ * IOMMU_IOAS_ALLOW_IOVAS: reads num_iovas ranges at allowed_iovas one by one,
+ * as iommufd_ioas_allow_iovas() does (EFAULT at the first unreadable one, so
+ * a huge num_iovas never allocates more than the readable ranges);
+ * start > last → EINVAL.
+ */
 export function ioasAllowIovas(call: Call): number {
   const v = call.value as { ioas_id: number; num_iovas: number; allowed_iovas: bigint };
   const ioas = kobjOf(call.env.peek(), call.ctx, v.ioas_id, "ioas");
   if (isErrno(ioas)) return ioas.ret;
-  const bytes =
-    v.num_iovas === 0
-      ? new Uint8Array(0)
-      : call.env.user.read(v.allowed_iovas, v.num_iovas * IOVA_RANGE_SIZE);
-  if (isErrno(bytes)) return bytes.ret;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ranges: { start: bigint; last: bigint }[] = [];
   for (let i = 0; i < v.num_iovas; i++) {
-    const start = view.getBigUint64(i * IOVA_RANGE_SIZE, true);
-    const last = view.getBigUint64(i * IOVA_RANGE_SIZE + 8, true);
+    const bytes = call.env.user.read(v.allowed_iovas + BigInt(i * IOVA_RANGE_SIZE), IOVA_RANGE_SIZE);
+    if (isErrno(bytes)) return bytes.ret;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const start = view.getBigUint64(0, true);
+    const last = view.getBigUint64(8, true);
     if (start > last) return EINVAL;
     ranges.push({ start, last });
   }

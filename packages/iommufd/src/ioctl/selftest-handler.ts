@@ -1,16 +1,33 @@
 /**
  * IOMMU_TEST_CMD (Linux drivers/iommu/iommufd/selftest.c iommufd_test()):
  * the selftest ops modelled so far — ADD_RESERVED, MOCK_DOMAIN,
- * MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS. Any other op answers
+ * MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
+ * MD_CHECK_IOTLB, DEV_CHECK_CACHE (selftest/nested-checks.ts), TRIGGER_IOPF
+ * (selftest/iopf.ts), the access ops CREATE_ACCESS, ACCESS_PAGES,
+ * DESTROY_ACCESS_PAGES, ACCESS_RW, ACCESS_REPLACE_IOAS,
+ * SET_TEMP_MEMORY_LIMIT (access-handlers.ts) and the mock-device PASID ops
+ * PASID_ATTACH/REPLACE/DETACH/CHECK_HWPT (pasid-handlers.ts). Any other op answers
  * EOPNOTSUPP, as iommufd_test()'s default case does.
  */
 import { type CheckRoot, mdCheckMap, mdCheckRefs } from "@iommu-sim/iopt";
 import { IOMMU_TEST_OP, isErrno, MOCK_IO_PAGE_SIZE } from "@iommu-sim/uapi";
 import { getObject } from "../objects";
 import type { IommufdRoot } from "../root";
+import { type TriggerIopf, triggerIopf } from "../selftest/iopf";
 import { mockDomainIds } from "../selftest/mock-domain";
+import { devCheckCache, mdCheckIotlb } from "../selftest/nested-checks";
 import { replacedPtId } from "../selftest/replace";
+import {
+  type AccessTestCmd,
+  accessPages,
+  accessReplaceIoas,
+  accessRw,
+  createAccess,
+  destroyAccessPages,
+  setTempMemoryLimit,
+} from "./access-handlers";
 import { type IoctlCall, respondU32, ret } from "./call";
+import { type PasidTestCmd, pasidAttach, pasidCheckHwpt, pasidDetach } from "./pasid-handlers";
 import { kobjOf } from "./resolve";
 
 type Call = IoctlCall<IommufdRoot>;
@@ -26,6 +43,8 @@ interface TestCmd {
   mock_domain_replace: { pt_id: number };
   check_map: { iova: bigint; length: bigint; uptr: bigint };
   check_refs: { length: bigint; uptr: bigint; refs: number };
+  check_iotlb: { id: number; iotlb: number };
+  check_dev_cache: { id: number; cache: number };
 }
 
 function addReserved(call: Call, v: TestCmd): number {
@@ -95,6 +114,34 @@ export function testCmd(call: Call): number {
       return checkMap(call, v);
     case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_REFS:
       return checkRefs(call, v);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_IOTLB:
+      return ret(mdCheckIotlb(call.env.peek(), call.ctx, v.id, v.check_iotlb.id, v.check_iotlb.iotlb));
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_DEV_CHECK_CACHE:
+      return ret(
+        devCheckCache(call.env.peek(), call.ctx, v.id, v.check_dev_cache.id, v.check_dev_cache.cache),
+      );
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_TRIGGER_IOPF:
+      return triggerIopf(call, (call.value as unknown as { trigger_iopf: TriggerIopf }).trigger_iopf);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_CREATE_ACCESS:
+      return createAccess(call, call.value as unknown as AccessTestCmd);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_ACCESS_PAGES:
+      return accessPages(call, call.value as unknown as AccessTestCmd);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_DESTROY_ACCESS_PAGES:
+      return destroyAccessPages(call, call.value as unknown as AccessTestCmd);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_ACCESS_RW:
+      return accessRw(call, call.value as unknown as AccessTestCmd);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_ACCESS_REPLACE_IOAS:
+      return accessReplaceIoas(call, call.value as unknown as AccessTestCmd);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:
+      return setTempMemoryLimit(call, call.value as unknown as AccessTestCmd);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_PASID_ATTACH:
+      return pasidAttach(call, call.value as unknown as PasidTestCmd, false);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_PASID_REPLACE:
+      return pasidAttach(call, call.value as unknown as PasidTestCmd, true);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_PASID_DETACH:
+      return pasidDetach(call, call.value as unknown as PasidTestCmd);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_PASID_CHECK_HWPT:
+      return pasidCheckHwpt(call, call.value as unknown as PasidTestCmd);
     default:
       return EOPNOTSUPP;
   }

@@ -18,6 +18,7 @@ import {
 import { resolveAttachTarget } from "../attach";
 import { allocObjectId, getContext } from "../objects";
 import type { IommufdRoot } from "../root";
+import { mockAutoFlags } from "./pasid";
 
 type Decided = { type: string; data: unknown }[];
 
@@ -51,7 +52,17 @@ export function decideMockDomain(
     if (fail) return fail;
   }
   const deviceKobj = root.iommufd.nextKobj;
-  const target = resolveAttachTarget(root, context, c.ptId, [stdevId, idevId], deviceKobj + 1, ctx);
+  // A PASID-capable device's auto domain allows PASIDs (selftest/pasid.ts).
+  const autoFlags = mockAutoFlags(c);
+  const target = resolveAttachTarget(
+    root,
+    context,
+    c.ptId,
+    [stdevId, idevId],
+    deviceKobj + 1,
+    ctx,
+    autoFlags,
+  );
   if (isErrno(target)) return target;
   const hwptId = target.hwptId;
   const events: Decided = [...target.events];

@@ -8,14 +8,18 @@ import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
 import { resolveAttachTarget } from "../attach";
 import { destroyEffects } from "../destroy-hooks";
+import { faultDetachEffects } from "../fault/attach";
 import { getContext, getObject, usersOf } from "../objects";
 import type { IommufdRoot } from "../root";
+import { checkMockRidCompat, mockAutoFlags } from "./pasid";
 
 type Decided = { type: string; data: unknown }[];
 
 /**
  * Errors: ENOENT no selftest object `stdevId` or no object `ptId`; EINVAL a
- * `ptId` of another type, or a device that is not attached; a new HWPT's errors.
+ * `ptId` of another type, or a device that is not attached, or (PASIDs
+ * attached, selftest/pasid.ts) a HWPT without IOMMU_HWPT_ALLOC_PASID; a new
+ * HWPT's errors.
  * Events: [new HWPT], the device's refs, [the old auto domain's destruction].
  * Replacing with the current HWPT changes nothing (no events).
  */
@@ -31,11 +35,16 @@ export function decideMockDomainReplace(
   const idev = context.objects[sobj.refs[0]!]!;
   const oldId = idev.refs[0];
   if (oldId === undefined) return errno("EINVAL", "the device is not attached");
-  const target = resolveAttachTarget(root, context, c.ptId, [], root.iommufd.nextKobj, ctx);
+  const autoFlags = mockAutoFlags(idev);
+  const target = resolveAttachTarget(root, context, c.ptId, [], root.iommufd.nextKobj, ctx, autoFlags);
   if (isErrno(target)) return target;
   if (target.hwptId === oldId) return [];
+  const incompatible = checkMockRidCompat(context, sobj, target.hwptId, autoFlags);
+  if (incompatible) return incompatible;
   const events: Decided = [
     ...target.events,
+    // The old HWPT's pending page requests of the device are answered INVALID (fault/attach.ts).
+    ...faultDetachEffects(root, c.ctx, idev.id, 0),
     { type: "iommufd.object.refs.set", data: { ctx: c.ctx, id: idev.id, refs: [target.hwptId] } },
   ];
   const old = context.objects[oldId]!;

@@ -5,8 +5,12 @@
  * IOMMU_OPTION. Object ids are the per-context ids userspace sees.
  */
 import { Type } from "@sinclair/typebox";
+import { iommufdAccessMessages } from "./iommufd-access";
+import { iommufdFaultMessages } from "./iommufd-fault";
+import { iommufdNestedMessages } from "./iommufd-nested";
+import { iommufdPasidMessages } from "./iommufd-pasid";
 import { command, event, type MessageDef } from "./message";
-import { ObjectId, U64, UInt } from "./schema";
+import { Bytes, ObjectId, U64, UInt } from "./schema";
 
 const Ctx = UInt(31, "context id (one per open file), from 1");
 const Pasid = UInt(20, "PASID; absent or 0 = the RID (requests without PASID, IOMMU_NO_PASID)");
@@ -95,6 +99,8 @@ export const iommufdMessages = [
     Type.Object({ ctx: Ctx, stdevId: UInt(32), ptId: UInt(32, "IOAS or HWPT object id") }),
     "IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE: move a mock device to another IOAS/HWPT (iommufd_device_replace)",
   ),
+  ...iommufdAccessMessages,
+  ...iommufdPasidMessages,
   command(
     "iommufd.hwpt.alloc",
     Type.Object({
@@ -104,9 +110,17 @@ export const iommufdMessages = [
       flags: UInt(32, "IOMMU_HWPT_ALLOC_*"),
       dataType: UInt(32, "enum iommu_hwpt_data_type"),
       dataLen: UInt(32, "bytes of driver data"),
+      data: Type.Optional(
+        Bytes(
+          "the dataLen bytes copied from data_uptr; absent with dataLen > 0 when they could not be read (EFAULT)",
+        ),
+      ),
+      faultId: Type.Optional(UInt(32, "fault object id, with IOMMU_HWPT_FAULT_ID_VALID")),
     }),
     "IOMMU_HWPT_ALLOC (hw_pagetable.c iommufd_hwpt_alloc)",
   ),
+  ...iommufdFaultMessages,
+  ...iommufdNestedMessages,
   command(
     "iommufd.vfio_ioas.set",
     Type.Object({ ctx: Ctx, ioasId: UInt(32, "IOAS object id; 0 clears") }),
@@ -132,7 +146,7 @@ export const iommufdMessages = [
     Type.Object({
       ctx: Ctx,
       devId: UInt(32, "device object id"),
-      ptId: UInt(32, "IOAS or paging HWPT object id"),
+      ptId: UInt(32, "IOAS, paging HWPT or nested HWPT object id"),
       pasid: Type.Optional(Pasid),
     }),
     "VFIO_DEVICE_ATTACH_IOMMUFD_PT (device.c iommufd_device_attach): an IOAS → its auto domain, or a paging HWPT",
@@ -142,7 +156,7 @@ export const iommufdMessages = [
     Type.Object({
       ctx: Ctx,
       devId: UInt(32, "device object id"),
-      ptId: UInt(32, "IOAS or paging HWPT object id"),
+      ptId: UInt(32, "IOAS, paging HWPT or nested HWPT object id"),
       pasid: Type.Optional(Pasid),
     }),
     "iommufd_device_replace (what VFIO_DEVICE_ATTACH_IOMMUFD_PT does on an attached device): move it in one step",

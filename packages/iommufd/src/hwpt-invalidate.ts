@@ -1,0 +1,72 @@
+/**
+ * IOMMU_HWPT_INVALIDATE (Linux hw_pagetable.c iommufd_hwpt_invalidate):
+ * a user-requested invalidation of the caches of a nested HWPT — the
+ * guest's IOTLB flush of its stage-1 table, passed to the driver's
+ * `cache_invalidate_user` as an array of driver-specific entries.
+ *
+ * Entries are processed in order and processing stops at the first bad
+ * one; the entries done before it stay done. So a partly processed
+ * request is a committed command whose `iommufd.hwpt.invalidated` event
+ * carries `handled` and the errno: the ioctl writes `handled` back to
+ * `entry_num` and returns the errno. A request failing at its first entry
+ * changes nothing and returns the Errno (no event), as every failed command.
+ */
+import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
+import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
+import type { Decided, HwRoot, UserInvalidation } from "./drivers/driver";
+import { driverOf } from "./drivers/index";
+import { getContext } from "./objects";
+import type { IommufdRoot } from "./root";
+import { mockNestedInvalidate } from "./selftest/nested";
+
+/** `iommufd.hwpt.invalidate`'s data (see the vocabulary). */
+export interface HwptInvalidateRequest {
+  readonly ctx: number;
+  readonly hwptId: number;
+  readonly dataType: number;
+  readonly entryLen: number;
+  readonly entryNum: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Decide an invalidation. Errors (nothing processed): EBADF context;
+ * EINVAL `entryNum` > 0 with `entryLen` 0; ENOENT no object `hwptId`;
+ * EINVAL an object that is not a nested HWPT (a paging HWPT included, as
+ * Linux ≥ 6.13); EOPNOTSUPP a driver without `cache_invalidate_user`
+ * (SMMUv3 nested); the driver's error at entry 0 (EINVAL wrong data type…).
+ * Events: the driver's (VT-d: `vtd.qi.executed` + `vtd.hwpt.invalidated`;
+ * mock: `iommufd.mock_nested.iotlb_cleared`), then
+ * `iommufd.hwpt.invalidated {handled, error?}`.
+ */
+export function decideHwptInvalidate(
+  root: IommufdRoot,
+  req: HwptInvalidateRequest,
+  ctx: SubsystemDecideContext<IommufdRoot>,
+): Decided | Errno {
+  const context = getContext(root.iommufd, req.ctx);
+  if (isErrno(context)) return context;
+  if (req.entryNum > 0 && req.entryLen === 0) return errno("EINVAL", "entry_len 0 with entries");
+  const hwpt = context.objects[req.hwptId];
+  if (hwpt === undefined) return errno("ENOENT", `no object ${req.hwptId}`);
+  if (hwpt.type !== "hwpt_nested") return errno("EINVAL", `object ${req.hwptId} is a ${hwpt.type}`);
+  const array = { type: req.dataType, entryLen: req.entryLen, entryNum: req.entryNum, data: req.data };
+  const ref = root.iommufd.hwDomains[hwpt.kobj!];
+  let r: UserInvalidation;
+  if (ref === undefined) r = mockNestedInvalidate(hwpt.kobj!, array);
+  else {
+    const driver = driverOf(ref.driver);
+    if (driver.userInvalidate === undefined)
+      return errno("EOPNOTSUPP", `${ref.driver} nested domains take no user invalidation`);
+    r = driver.userInvalidate(root as HwRoot, ref, array, ctx);
+  }
+  if (r.error !== undefined && r.handled === 0) return r.error;
+  const error = r.error === undefined ? {} : { error: r.error.name };
+  return [
+    ...r.events,
+    {
+      type: "iommufd.hwpt.invalidated",
+      data: { ctx: req.ctx, hwptId: req.hwptId, handled: r.handled, ...error },
+    },
+  ];
+}

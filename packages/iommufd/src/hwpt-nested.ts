@@ -1,0 +1,129 @@
+/**
+ * Nested HW page tables (Linux hw_pagetable.c iommufd_hwpt_nested_alloc,
+ * iommufd_hwpt_nested_destroy): a user-managed stage-1 domain of the
+ * device's driver over a NEST_PARENT paging HWPT, on which it holds a
+ * users reference (`refs = [parent]`), so the parent cannot be destroyed
+ * first (EBUSY). The driver reads the stage-1 description from the
+ * user data: `iommu_hwpt_vtd_s1` (VT-d, drivers/vtd-nested.ts),
+ * `iommu_hwpt_arm_smmuv3` (SMMUv3, drivers/smmu-nested.ts) or
+ * `iommu_hwpt_selftest` (the selftest mock, selftest/nested.ts).
+ *
+ * Deviation: Linux ≥ 6.13 allocates SMMUv3 nested domains on a vIOMMU
+ * object; vIOMMUs are not modelled, so the NEST_PARENT HWPT is the parent
+ * for every driver here (the pre-vIOMMU form of the ABI).
+ */
+import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
+import {
+  type Errno,
+  errno,
+  IOMMU_HWPT_ALLOC_NEST_PARENT,
+  IOMMU_HWPT_ALLOC_PASID,
+  isErrno,
+} from "@iommu-sim/uapi";
+import { driverKey, hwptDriverKey, objectDevice } from "./devices";
+import type { Decided, HwRoot, UserData } from "./drivers/driver";
+import { driverOf } from "./drivers/index";
+import { allocObjectId } from "./objects";
+import type { IommufdRoot } from "./root";
+import { decideMockNestedAlloc } from "./selftest/nested";
+import type { IommufdContext, IommufdObject } from "./state";
+
+/** What IOMMU_HWPT_ALLOC carries for a nested HWPT. */
+export interface NestedAllocRequest {
+  readonly ctx: number;
+  readonly flags: number;
+  readonly dataType: number;
+  readonly dataLen: number;
+  /** The bytes copied from data_uptr; absent when they could not be read (EFAULT at the driver's copy). */
+  readonly data?: Uint8Array;
+}
+
+/**
+ * A nested HWPT for device object `dev` on paging HWPT `parent` of
+ * context `context` (iommufd_hwpt_nested_alloc). `req.flags` are the
+ * driver's flags (IOMMU_HWPT_FAULT_ID_VALID is taken off and handled by the
+ * caller, fault/hwpt-fault.ts). IOMMU_HWPT_ALLOC_PASID makes the nested
+ * HWPT PASID-compatible (Linux ≥ 6.15 `hwpt->pasid_compat`) if the driver
+ * takes it (VT-d and the mock do, SMMUv3 answers EOPNOTSUPP). Errors, in
+ * Linux's order: EOPNOTSUPP any other flag, no driver data (data_type
+ * NONE), or a driver without nesting; EINVAL a parent that is an auto
+ * domain, was not
+ * allocated with IOMMU_HWPT_ALLOC_NEST_PARENT, or belongs to another
+ * driver or unit; ENOSPC no object id; ENOMEM fault point
+ * `iommufd.hwpt_nested_alloc` (the object); then the driver's errors.
+ * Events: the driver's (hardware domain + `iommufd.hw_domain.bound`, or
+ * `iommufd.mock_nested.allocated`), `iommufd.object.created` (type
+ * `hwpt_nested`, refs [parent], a new kobj).
+ */
+export function decideHwptNestedAlloc(
+  root: IommufdRoot,
+  req: NestedAllocRequest,
+  context: IommufdContext,
+  dev: IommufdObject,
+  parent: IommufdObject,
+  ctx: SubsystemDecideContext<IommufdRoot>,
+): Decided | Errno {
+  if ((req.flags & ~IOMMU_HWPT_ALLOC_PASID) !== 0)
+    return errno("EOPNOTSUPP", "only IOMMU_HWPT_ALLOC_PASID is taken on a nested HWPT");
+  if (req.dataLen === 0) return errno("EOPNOTSUPP", "a nested HWPT needs driver data");
+  const info = objectDevice(root.iommufd, dev);
+  const driver = info === undefined ? undefined : driverOf(info.driver);
+  if (driver !== undefined && driver.allocNested === undefined)
+    return errno("EOPNOTSUPP", "the driver cannot allocate nested domains");
+  if (parent.autoDomain === true || ((parent.flags ?? 0) & IOMMU_HWPT_ALLOC_NEST_PARENT) === 0)
+    return errno("EINVAL", "the parent HWPT was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT");
+  if (hwptDriverKey(root.iommufd, parent) !== driverKey(info))
+    return errno("EINVAL", "the parent HWPT belongs to another IOMMU");
+  const hwptId = allocObjectId(context);
+  if (isErrno(hwptId)) return hwptId;
+  const fail = ctx.step("iommufd.hwpt_nested_alloc", "ENOMEM");
+  if (fail) return fail;
+  const kobj = root.iommufd.nextKobj;
+  const data: UserData = {
+    type: req.dataType,
+    len: req.dataLen,
+    ...(req.data === undefined ? {} : { bytes: req.data }),
+  };
+  const events =
+    info === undefined || driver === undefined
+      ? decideMockNestedAlloc(parent.kobj!, kobj, data, ctx)
+      : driver.allocNested!(
+          root as HwRoot,
+          root.iommufd.hwDomains[parent.kobj!]!,
+          info,
+          kobj,
+          req.flags,
+          data,
+          ctx,
+        );
+  if (isErrno(events)) return events;
+  return [
+    ...events,
+    {
+      type: "iommufd.object.created",
+      data: { ctx: req.ctx, id: hwptId, type: "hwpt_nested", kobj, refs: [parent.id], flags: req.flags },
+    },
+  ];
+}
+
+/**
+ * Destroying a nested HWPT (iommufd_hwpt_nested_destroy): the driver frees
+ * its domain (VT-d `vtd.domain.freed`, SMMU `smmu.domain.freed`, then
+ * `iommufd.hw_domain.unbound`; the mock `iommufd.mock_nested.freed`); the
+ * parent's users reference goes with the object. Cannot fail.
+ */
+export function hwptNestedDestroyEffects(root: IommufdRoot, hwpt: IommufdObject): Decided {
+  const ref = root.iommufd.hwDomains[hwpt.kobj!];
+  if (ref !== undefined) return driverOf(ref.driver).freeDomain(root as HwRoot, ref, hwpt.kobj!);
+  return [{ type: "iommufd.mock_nested.freed", data: { kobj: hwpt.kobj! } }];
+}
+
+/**
+ * The IOAS object id behind a HWPT: a paging HWPT's own IOAS, a nested
+ * HWPT's parent's (Linux find_hwpt_paging(): reserved regions and the
+ * IOAS of an attachment are the parent's).
+ */
+export function hwptIoasId(c: IommufdContext, hwpt: IommufdObject): number {
+  if (hwpt.type === "hwpt_nested") return c.objects[hwpt.refs[0]!]!.refs[0]!;
+  return hwpt.refs[0]!;
+}
