@@ -271,7 +271,6 @@ export function decideDeviceAttach(
 ): Decided | Errno {
   const r = request(root, c);
   if (isErrno(r)) return r;
-  const curId = attachedAt(r.idev, r.pasid);
   // iommufd_hw_pagetable_attach(): the device's id goes into the attach
   // handle's device_array with xa_insert() before any HWPT comparison, so a
   // device already attached at this PASID is EBUSY whatever the target
