@@ -5,16 +5,19 @@
  * UNIX socket named by $IOMMU_SIM_SOCKET. Everything else goes to libc
  * (dlsym(RTLD_NEXT)).
  *
- * A served fd is a real placeholder fd (an eventfd), so fd numbers, dup,
- * fork, close-on-exec and select/poll bookkeeping behave like real fds; the
- * shim maps placeholder fd -> daemon file id. The wire protocol is
+ * A served fd is a real placeholder fd (an eventfd whose counter is the
+ * daemon's file id), so fd numbers, dup, fork, close-on-exec and
+ * select/poll bookkeeping behave like real fds; the shim maps placeholder
+ * fd -> daemon file id, and the daemon reads the id back from
+ * /proc/<pid>/fdinfo when an ioctl names an fd. The wire protocol is
  * packages/cli/docs/protocol.md (version 1, little endian, 12-byte frame
  * header). Errors follow the kernel: the call returns -1 and sets errno.
  *
  * Intercepted: open, open64, openat, openat64 (+ the _FORTIFY_SOURCE
  * __open_2 variants), close, dup, dup2, dup3, fcntl/fcntl64 (F_DUPFD,
  * F_DUPFD_CLOEXEC), ioctl, read, write (+ __read_chk), poll (+ __poll_chk),
- * fork. Linux + glibc only.
+ * fork, and munmap / mmap(MAP_FIXED) (reported to the daemon, whose mirror
+ * of the memory must forget the old pages). Linux + glibc only.
  *
  * Built by `iommu-sim exec` on first use: cc -shared -fPIC -O2.
  */
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -52,6 +56,7 @@ enum {
 	MSG_FORK = 8,
 	MSG_FORK_CANCEL = 9,
 	MSG_FORK_DONE = 10,
+	MSG_MUNMAP = 11,
 };
 
 /* fds at or above this are never served (the fd map is a flat array). */
@@ -72,6 +77,8 @@ static ssize_t (*real_read)(int, void *, size_t);
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_poll)(struct pollfd *, nfds_t, int);
 static pid_t (*real_fork)(void);
+static int (*real_munmap)(void *, size_t);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 
 /* One lock for the connection and the fd map's writers; recursive so that
  * code running inside fork (atfork handlers) may still open/close. */
@@ -97,7 +104,7 @@ static void resolve_all(void)
 {
 	RESOLVE(open); RESOLVE(openat); RESOLVE(close); RESOLVE(dup); RESOLVE(dup2);
 	RESOLVE(dup3); RESOLVE(fcntl); RESOLVE(ioctl); RESOLVE(read); RESOLVE(write);
-	RESOLVE(poll); RESOLVE(fork);
+	RESOLVE(poll); RESOLVE(fork); RESOLVE(munmap); RESOLVE(mmap);
 	if (!fdmap) fdmap = calloc(MAX_FD, sizeof(*fdmap));
 }
 
@@ -136,17 +143,6 @@ static int send_all(const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int recv_all(uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t r = recv(sock, p, n, 0);
-		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) return -1;
-		p += r; n -= (size_t)r;
-	}
-	return 0;
-}
-
 static void disconnect(int why)
 {
 	if (sock >= 0) real_close(sock);
@@ -167,13 +163,23 @@ static ssize_t roundtrip(uint16_t type, const uint8_t *body, size_t len, uint8_t
 	put32(frame + 8, tag);
 	memcpy(frame + HDR, body, len);
 	int saved = errno;
-	if (send_all(frame, HDR + len) < 0 || recv_all(frame, HDR) < 0) goto fail;
-	uint32_t rlen = get32(frame);
-	if (rlen < HDR || rlen > 8192 || get16(frame + 4) != (type | REPLY) || get32(frame + 8) != tag) goto fail;
-	uint8_t tmp[8192];
-	if (recv_all(tmp, rlen - HDR) < 0) goto fail;
+	if (send_all(frame, HDR + len) < 0) goto fail;
+	/* One recv usually brings the whole reply (the daemon answers each
+	 * request with one frame, and nothing else is in flight on this
+	 * connection, so reading ahead cannot take another frame's bytes). */
+	uint8_t in[8192];
+	size_t got = 0;
+	while (got < HDR || got < get32(in)) {
+		ssize_t r = recv(sock, in + got, sizeof in - got, 0);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) goto fail;
+		got += (size_t)r;
+		if (got >= HDR && (get32(in) < HDR || get32(in) > sizeof in)) goto fail;
+	}
+	uint32_t rlen = get32(in);
+	if (got != rlen || get16(in + 4) != (type | REPLY) || get32(in + 8) != tag) goto fail;
 	size_t n = rlen - HDR < cap ? rlen - HDR : cap;
-	memcpy(reply, tmp, n);
+	memcpy(reply, in + HDR, n);
 	errno = saved;
 	return (ssize_t)(rlen - HDR);
 fail:
@@ -413,7 +419,9 @@ static int served_open(int dirfd, const char *path, int flags, int *handled)
 		errno = (int)-file;
 		return -1;
 	}
-	int fd = eventfd(0, (flags & O_CLOEXEC) ? EFD_CLOEXEC : 0);
+	/* The counter holds the file id: the daemon finds which file an fd number
+	 * names (an fd passed inside an ioctl struct) in /proc/<pid>/fdinfo. */
+	int fd = eventfd((unsigned int)file, (flags & O_CLOEXEC) ? EFD_CLOEXEC : 0);
 	if (fd < 0 || fd >= MAX_FD) {
 		int e = fd < 0 ? errno : EMFILE;
 		if (fd >= 0) real_close(fd);
@@ -552,6 +560,34 @@ int fcntl64(int fd, int cmd, ...)
 	return do_fcntl(fd, cmd, arg);
 }
 
+/* An IOCTL round trip. The reply may carry fds to install after the i64
+ * result (protocol.md, "Installed fds"): files the ioctl created, such as a
+ * fault queue's fd, at the fd numbers the daemon wrote into the ioctl's
+ * struct. Each becomes a placeholder eventfd (O_CLOEXEC, as the kernel's
+ * get_unused_fd_flags(O_CLOEXEC)) mapped to its daemon file. Lock held. */
+static int64_t ioctl_call(const uint8_t *body, size_t len)
+{
+	uint8_t r[8 + 4 + 8 * 16];
+	if (sock < 0) return -(broken ? broken : EIO);
+	ssize_t n = roundtrip(MSG_IOCTL, body, len, r, sizeof r);
+	if (n < 8) return -EIO;
+	if (n > (ssize_t)sizeof r) n = sizeof r;
+	if (n >= 12) {
+		uint32_t count = get32(r + 8);
+		for (uint32_t i = 0; i < count && 12 + 8 * (size_t)(i + 1) <= (size_t)n; i++) {
+			int fd = (int32_t)get32(r + 12 + 8 * i);
+			uint32_t file = get32(r + 16 + 8 * i);
+			int e = eventfd(file, EFD_CLOEXEC);
+			if (e >= 0 && e != fd && fd >= 0) {
+				real_dup3(e, fd, O_CLOEXEC);
+				real_close(e);
+			}
+			if (fd >= 0 && fd < MAX_FD) map_fd(fd, file);
+		}
+	}
+	return (int64_t)get64(r);
+}
+
 int ioctl(int fd, unsigned long request, ...)
 {
 	va_list ap; va_start(ap, request); void *arg = va_arg(ap, void *); va_end(ap);
@@ -563,7 +599,7 @@ int ioctl(int fd, unsigned long request, ...)
 	put32(b + 4, (uint32_t)request); /* the kernel's cmd is an unsigned int */
 	put64(b + 8, (uint64_t)(uintptr_t)arg);
 	pthread_mutex_lock(&lock);
-	int64_t r = ensure_connected() < 0 ? -EIO : call(MSG_IOCTL, b, sizeof b);
+	int64_t r = ensure_connected() < 0 ? -EIO : ioctl_call(b, sizeof b);
 	pthread_mutex_unlock(&lock);
 	if (r < 0) { errno = (int)-r; return -1; }
 	return (int)r;
@@ -660,6 +696,40 @@ int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 	(void)fdslen;
 	return poll(fds, n, timeout);
 }
+
+/* Memory the program unmaps (or replaces with MAP_FIXED) is reported, once
+ * the kernel has done it, while the process holds served files: the
+ * daemon's mirror of it for DMA must forget those pages, as Linux's pinned
+ * pages stop being the process's (protocol.md, MUNMAP). */
+static void report_unmap(void *addr, size_t len)
+{
+	if (!nheld) return;
+	pthread_mutex_lock(&lock);
+	if (sock >= 0 && sock_pid == getpid()) {
+		uint8_t b[16];
+		put64(b, (uint64_t)(uintptr_t)addr);
+		put64(b + 8, (uint64_t)len);
+		call(MSG_MUNMAP, b, sizeof b);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+int munmap(void *addr, size_t len)
+{
+	resolve_all();
+	int r = real_munmap(addr, len);
+	if (r == 0) report_unmap(addr, len);
+	return r;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	resolve_all();
+	void *r = real_mmap(addr, len, prot, flags, fd, off);
+	if (r != MAP_FAILED && (flags & MAP_FIXED)) report_unmap(r, len);
+	return r;
+}
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) __attribute__((alias("mmap")));
 
 /* fork: the daemon holds this process's files under a token before the fork;
  * the child connects and claims them, so no close in the parent can release a

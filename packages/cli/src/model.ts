@@ -1,28 +1,48 @@
 /**
  * The composed model: the one place where the root decider that the
  * daemon, replay, rerun and inspect run is chosen, and where device nodes
- * get their drivers. Packages join here as they arrive:
+ * get their drivers.
  *
- * - subsystems: the root decider is iommufd's `createSystem()` (mm, iopt,
- *   the selftest mock domain and iommufd, composed there because iommufd's
- *   commands emit their events); hardware, ioasid and vfio-compat join it
- *   as they are wired in;
- * - device nodes: add the driver to `drivers` in `createModel` (a
- *   `DeviceDriver` with its paths, e.g. `/dev/vfio/vfio`, `/dev/ioasid`).
+ * - subsystems: iommufd's `createSystem()` (mm, iopt, the selftest mock
+ *   domain, iommufd, VT-d, SMMUv3, ioasid) with vfio-compat's `vfio`
+ *   subsystem (groups and device files) as its extra;
+ * - device nodes: /dev/iommu and /dev/vfio/vfio (iommufd), /dev/vfio/$GROUP
+ *   and /dev/vfio/devices/vfioN (vfio-compat), /dev/ioasid (ioasid); a new
+ *   one is a `DeviceDriver` added to `drivers` in `createModel`;
+ * - real processes' memory: one `ExternalMemory` mirror shared by the
+ *   drivers (memory/external.ts).
  */
 import type { EventLog, Message } from "@iommu-sim/eventlog";
 import {
   createEmptySystemLog,
   createSystemLog,
   DEFAULT_PLATFORM,
+  iommufdFilePoll,
+  iommufdFileRead,
+  iommufdFileRelease,
+  iommufdFileWrite,
   type Platform,
+  type RootEvolve,
   type SystemState,
 } from "@iommu-sim/iommufd";
+import { createVfio, type VfioState } from "@iommu-sim/vfio-compat";
 import type { DeviceDriver } from "./daemon/driver";
+import { ioasidDriver } from "./drivers/ioasid";
 import { iommufdDriver } from "./drivers/iommufd";
+import type { IommufdFileOps } from "./drivers/iommufd-file";
+import { vfioDriver } from "./drivers/vfio";
+import { ExternalMemory } from "./memory/external";
+
+/** iommufd's operations on the fault-queue and access fds it hands out (packages/iommufd/src/files.ts). */
+const IOMMUFD_FILE_OPS: IommufdFileOps = {
+  read: iommufdFileRead,
+  write: iommufdFileWrite,
+  poll: iommufdFilePoll,
+  release: iommufdFileRelease,
+};
 
 /** The root state: one slice per subsystem. */
-export type RootState = SystemState;
+export type RootState = SystemState & { readonly vfio: VfioState };
 
 /** The log of a model. */
 export type ModelEventLog = EventLog<Message, Message, RootState>;
@@ -32,6 +52,12 @@ export interface Model {
   readonly platform: Platform;
   readonly log: ModelEventLog;
   readonly drivers: readonly DeviceDriver[];
+  /** The mirror of real processes' memory (memory/external.ts) the drivers share. */
+  readonly external: ExternalMemory<RootState>;
+  /** A served process is gone (its connection ended and its files were let go): the daemon calls this. */
+  processExited(pid: number): void;
+  /** A served process unmapped [addr, addr + length) of its memory: the daemon calls this. */
+  processUnmapped(pid: number, addr: bigint, length: bigint): void;
 }
 
 /**
@@ -41,18 +67,40 @@ export interface Model {
  * record at all, to append a recorded log into (replay, rerun).
  */
 export function createModelLog(platform: Platform = DEFAULT_PLATFORM, empty = false): ModelEventLog {
-  return empty
-    ? createEmptySystemLog(undefined, undefined, platform)
-    : createSystemLog(undefined, undefined, platform);
+  // VFIO groups and device files (vfio-compat) decide binds and attaches on the
+  // state the composed system's evolve leaves; it exists once the log does.
+  let evolve: RootEvolve | undefined;
+  const extra = { vfio: createVfio({ evolve: () => evolve! }) };
+  const log = (empty
+    ? createEmptySystemLog(undefined, extra, platform)
+    : createSystemLog(undefined, extra, platform)) as unknown as ModelEventLog;
+  evolve = log.decider.evolve as unknown as RootEvolve;
+  return log;
 }
 
 /**
  * A model of `platform` (default: DEFAULT_PLATFORM) with a fresh log (see
  * `createModelLog`; `empty` for replaying a recorded log) and the drivers of
- * every device node that exists so far: /dev/iommu and /dev/vfio/vfio (the
- * VFIO container on iommufd).
+ * every device node: /dev/iommu, /dev/vfio/vfio (the VFIO container on
+ * iommufd), /dev/vfio/$GROUP and /dev/vfio/devices/vfioN (VFIO groups and
+ * device cdevs) and /dev/ioasid. IOAS_MAP of a served
+ * program's memory pins the program's own pages (`external`).
  */
 export function createModel(platform: Platform = DEFAULT_PLATFORM, options: { empty?: boolean } = {}): Model {
   const log = createModelLog(platform, options.empty ?? false);
-  return { platform, log, drivers: [iommufdDriver(log), iommufdDriver(log, true)] };
+  const external = new ExternalMemory<RootState>(log);
+  const port = external.port();
+  return {
+    platform,
+    log,
+    drivers: [
+      iommufdDriver(port, false, external, IOMMUFD_FILE_OPS),
+      iommufdDriver(port, true, external, IOMMUFD_FILE_OPS),
+      ioasidDriver(log),
+      vfioDriver(port),
+    ],
+    external,
+    processExited: (pid) => external.exited(pid),
+    processUnmapped: (pid, addr, length) => external.unmapped(pid, addr, length),
+  };
 }

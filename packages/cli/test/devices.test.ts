@@ -17,11 +17,27 @@ import { createModel } from "../src/model";
 import { buildShim } from "../src/shim/build";
 import { cProgram, HAS_CC, runClient } from "./support";
 
-/** A byte queue: write appends, read takes, poll says POLLIN while bytes wait. */
+/** Files of the queue driver released so far (ioctl 0x9abc answers it). */
+let released = 0;
+
+/**
+ * A byte queue: write appends, read takes, poll says POLLIN while bytes
+ * wait. ioctl 0x1234 answers its integer argument + 1; 0x5678 installs a
+ * new queue file in the caller and writes its fd to the int at `arg`, as
+ * IOMMU_FAULT_QUEUE_ALLOC hands out a fault fd; 0x9abc answers `released`;
+ * 0xdef0 answers 1 when fd `arg` of the caller is a queue file (fileAt).
+ */
 class QueueFile implements OpenFile {
   private bytes: number[] = [];
-  ioctl(_c: Caller, request: number, arg: bigint): number {
-    return request === 0x1234 ? Number(arg) + 1 : -25;
+  ioctl(c: Caller, request: number, arg: bigint): number {
+    if (request === 0x1234) return Number(arg) + 1;
+    if (request === 0x9abc) return released;
+    if (request === 0xdef0) return c.fileAt?.(Number(arg)) instanceof QueueFile ? 1 : 0;
+    if (request !== 0x5678 || c.installFile === undefined) return -25;
+    const fd = c.installFile(new QueueFile(), "anon_inode:[test-queue]");
+    if (fd < 0) return fd;
+    const e = c.memory.write(arg, Uint8Array.of(fd & 0xff, (fd >> 8) & 0xff, 0, 0));
+    return e === undefined ? 0 : e.ret;
   }
   read(c: Caller, buf: bigint, count: number): number {
     if (this.bytes.length === 0) return -11; // EAGAIN
@@ -40,7 +56,9 @@ class QueueFile implements OpenFile {
   poll(events: number): number {
     return ((this.bytes.length > 0 ? POLLIN : 0) | POLLOUT) & events;
   }
-  release(): void {}
+  release(): void {
+    released++;
+  }
 }
 
 const queueDriver: DeviceDriver = {
@@ -68,6 +86,15 @@ describe.skipIf(!HAS_CC)("device drivers", { timeout: 60_000 }, () => {
   it("read, write, poll and integer ioctls reach the driver", async () => {
     await withDaemon([queueDriver], async (socket) => {
       const r = await runClient(buildShim(), socket, cProgram("queue"));
+      expect(r.stdout).toBe("PASSED\n");
+    });
+  });
+
+  it("an ioctl installs a new fd: lowest free number, close-on-exec, served, released on its last close", async () => {
+    await withDaemon([queueDriver], async (socket) => {
+      released = 0;
+      const r = await runClient(buildShim(), socket, cProgram("install"));
+      expect(r.stderr).toBe("");
       expect(r.stdout).toBe("PASSED\n");
     });
   });

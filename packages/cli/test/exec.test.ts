@@ -25,6 +25,24 @@ describe.skipIf(!HAS_CC)("iommu-sim exec", { timeout: 60_000 }, () => {
     expect(r.status).toBe(0);
   });
 
+  it("device DMA meets the program's memory: stores reach access reads, access writes reach the buffer, shared memory of a gone child", async () => {
+    const r = await runExec({ program: cProgram("dma"), stdio: "pipe" });
+    expect(r.stdout).toBe("PASSED\n");
+    expect(r.status).toBe(0);
+    // The program's stores were recorded for the model as mm.write (what a replay needs).
+    expect(r.model.log.records.some((x) => x.type === "mm.write")).toBe(true);
+    expect([...r.model.log.state.mm.processes.keys()]).toEqual([]);
+  });
+
+  it("VFIO cdev: BIND_IOMMUFD resolves the iommufd fd in the program's fd table (EBADFD, EBADF), attach, group busy", async () => {
+    const r = await runExec({ program: cProgram("vfio_cdev"), stdio: "pipe" });
+    expect(r.stdout).toBe("PASSED\n");
+    expect(r.status).toBe(0);
+    // Closing the device file unbound it; the context closed with its fds.
+    expect(r.model.log.state.vfio.files).toEqual({});
+    expect(r.model.log.state.iommufd.contexts).toEqual({});
+  });
+
   it("IOMMU_OPTION RLIMIT_MODE get/set as Linux's global_options test", async () => {
     const r = await runExec({ program: cProgram("options"), stdio: "pipe" });
     expect(r.stdout).toBe("PASSED\n");

@@ -1,7 +1,9 @@
 /**
  * The daemon survives anything a client sends: random bytes and random
- * frames on the socket (before and after HELLO), and random ioctl traffic
- * from a C program through the shim. Afterwards it still serves a program
+ * frames on the socket (before and after HELLO), random ioctl traffic from
+ * a C program through the shim, and random DMA traffic on every node
+ * (IOAS maps of the program's real memory while it unmaps it, fault queue
+ * fds, VFIO groups, /dev/ioasid, forked children). Afterwards it still serves a program
  * correctly, holds no files, and no exception escaped the model.
  */
 import { mkdtempSync } from "node:fs";
@@ -57,6 +59,7 @@ describe.skipIf(!HAS_CC)("daemon robustness", { timeout: 120_000 }, () => {
       socketPath: join(dir, "d.sock"),
       drivers: model.drivers,
       onInternalError: (e) => internalErrors.push(e),
+      onProcessExit: (pid) => model.processExited(pid),
     });
   });
   afterAll(() => daemon.close());
@@ -68,6 +71,8 @@ describe.skipIf(!HAS_CC)("daemon robustness", { timeout: 120_000 }, () => {
     expect(daemon.connections()).toBe(0);
     expect(daemon.files.size).toBe(0);
     expect(model.log.state.iommufd.contexts).toEqual({});
+    // Every client exited: no mirror of a real process is left in the model.
+    expect([...model.log.state.mm.processes.keys()]).toEqual([]);
     expect(internalErrors).toEqual([]);
   }
 
@@ -129,5 +134,19 @@ describe.skipIf(!HAS_CC)("daemon robustness", { timeout: 120_000 }, () => {
       expect(r.status).toBe(0);
     }
     await stillServes();
+  });
+
+  it("random DMA traffic on every node: maps of real memory, faults, VFIO groups, /dev/ioasid, forks", async () => {
+    for (const seed of [11, 12, 13]) {
+      const r = await runClient(shim, daemon.socketPath, cProgram("fuzz_dma"), [String(seed), "1500"]);
+      expect(r.stdout).toBe("PASSED\n");
+      expect(r.status).toBe(0);
+    }
+    await stillServes();
+    expect(
+      Object.keys(model.log.state.vfio.groups).filter(
+        (g) => model.log.state.vfio.groups[Number(g)]?.fileOpen,
+      ),
+    ).toEqual([]);
   });
 });

@@ -31,6 +31,25 @@ export function cProgram(name: string): string {
   return exe;
 }
 
+const examplesDir = fileURLToPath(new URL("../../../examples/", import.meta.url));
+
+/** Build the repository's examples/<name>.c (warnings are errors) and return the executable's path. */
+export function exampleProgram(name: string): string {
+  outDir ??= mkdtempSync(join(tmpdir(), "iommu-sim-test-"));
+  const key = `examples/${name}`;
+  let exe = built.get(key);
+  if (exe === undefined) {
+    exe = join(outDir, `example-${name}`);
+    execFileSync(
+      process.env.CC || "cc",
+      ["-Wall", "-Wextra", "-Werror", "-O1", "-o", exe, join(examplesDir, `${name}.c`)],
+      { stdio: "pipe" },
+    );
+    built.set(key, exe);
+  }
+  return exe;
+}
+
 /** Run `exe` as a client of a running daemon (LD_PRELOAD + socket), collecting its output. */
 export function runClient(
   shim: string,

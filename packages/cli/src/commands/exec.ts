@@ -62,7 +62,12 @@ export async function runExec(options: ExecOptions): Promise<ExecResult> {
     if (options.logPath !== undefined) {
       recorder = recordLog(model.log, options.logPath, { platform: model.platform, tool: "iommu-sim exec" });
     }
-    daemon = await startDaemon({ socketPath: join(dir, "daemon.sock"), drivers: model.drivers });
+    daemon = await startDaemon({
+      socketPath: join(dir, "daemon.sock"),
+      drivers: model.drivers,
+      onProcessExit: (pid) => model.processExited(pid),
+      onProcessUnmap: (pid, addr, length) => model.processUnmapped(pid, addr, length),
+    });
     let child: ReturnType<typeof spawn>;
     try {
       child = spawn(options.program, options.args ?? [], {

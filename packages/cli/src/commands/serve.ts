@@ -35,7 +35,12 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   }
   let daemon: Daemon;
   try {
-    daemon = await startDaemon({ socketPath: options.socketPath, drivers: model.drivers });
+    daemon = await startDaemon({
+      socketPath: options.socketPath,
+      drivers: model.drivers,
+      onProcessExit: (pid) => model.processExited(pid),
+      onProcessUnmap: (pid, addr, length) => model.processUnmapped(pid, addr, length),
+    });
   } catch (e) {
     recorder?.close();
     throw e;

@@ -23,6 +23,19 @@ export interface Caller {
   readonly pid: number;
   /** Its memory: what user pointers designate. */
   readonly memory: UserMemory;
+  /**
+   * Give the process a new fd on `file` (a file an ioctl creates: a fault
+   * queue's or an access's anon-inode fd; Linux get_unused_fd_flags() +
+   * fd_install()). @returns the fd number — the lowest free one, as Linux
+   * picks — or −errno (EMFILE). Only during an ioctl; absent outside the daemon.
+   */
+  installFile?(file: OpenFile, path: string): number;
+  /**
+   * The served file behind fd number `fd` of the process (fget() of an fd
+   * passed inside an ioctl struct), or undefined: not open, not served, or
+   * not held by this process.
+   */
+  fileAt?(fd: number): OpenFile | undefined;
 }
 
 /** Linux poll.h event bits. */

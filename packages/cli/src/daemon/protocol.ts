@@ -47,6 +47,8 @@ export const MSG = {
   FORK_CANCEL: 9,
   /** `u64 token, u32 child_pid, u32 0` → `i64` 0: the fork made `child_pid`, which will claim `token`. */
   FORK_DONE: 10,
+  /** `u64 addr, u64 length` → `i64` 0: the process unmapped (or MAP_FIXED-replaced) that range of its memory. */
+  MUNMAP: 11,
 } as const;
 
 /** A request type name. */
@@ -136,6 +138,34 @@ export function encodeResult(requestType: number, tag: number, value: number | b
   dv.setUint32(8, tag >>> 0, true);
   dv.setBigInt64(HEADER_SIZE, BigInt(value), true);
   return out;
+}
+
+/** An fd the shim installs after an IOCTL reply: number `fd` in the program, daemon file `file`. */
+export interface Install {
+  readonly fd: number;
+  readonly file: number;
+}
+
+/**
+ * The IOCTL reply: `i64` result, then — when the ioctl created files —
+ * `u32 count, count × (i32 fd, u32 file)`: fds the shim installs as
+ * placeholders for those daemon files (protocol.md, "Installed fds").
+ */
+export function encodeIoctlReply(
+  tag: number,
+  value: number | bigint,
+  installs: readonly Install[],
+): Uint8Array {
+  if (installs.length === 0) return encodeResult(MSG.IOCTL, tag, value);
+  const body = new Uint8Array(12 + 8 * installs.length);
+  const dv = new DataView(body.buffer);
+  dv.setBigInt64(0, BigInt(value), true);
+  dv.setUint32(8, installs.length, true);
+  installs.forEach((x, i) => {
+    dv.setInt32(12 + 8 * i, x.fd, true);
+    dv.setUint32(16 + 8 * i, x.file, true);
+  });
+  return encodeFrame(MSG.IOCTL | REPLY, tag, body);
 }
 
 /** What a HELLO carries. */

@@ -20,6 +20,14 @@ export interface DaemonOptions {
   readonly drivers: readonly DeviceDriver[];
   /** Called for an exception inside a driver or the model (a bug); default: print to stderr. */
   readonly onInternalError?: (error: unknown) => void;
+  /**
+   * Called when the last connection of process `pid` has ended and the
+   * files it held were let go (a model's `processExited`: the mirror of its
+   * memory goes away).
+   */
+  readonly onProcessExit?: (pid: number) => void;
+  /** Called when process `pid` unmaps [addr, addr + length) of its memory (a model's `processUnmapped`). */
+  readonly onProcessUnmap?: (pid: number, addr: bigint, length: bigint) => void;
 }
 
 /** A running daemon. */
@@ -46,9 +54,8 @@ function serveConnection(socket: Socket, shared: SessionShared, live: Map<Socket
   };
   live.set(socket, end);
   socket.setNoDelay(true);
-  socket.on("data", (chunk: Buffer) => {
-    if (ended) return;
-    decoder.push(chunk);
+  /** Handle every complete frame in the decoder; false when the connection is done (or must wait for drain). */
+  const drainFrames = (): boolean => {
     for (;;) {
       const frame = decoder.next();
       if (frame === undefined) {
@@ -57,22 +64,28 @@ function serveConnection(socket: Socket, shared: SessionShared, live: Map<Socket
         if (socket.writableNeedDrain) {
           socket.pause();
           socket.once("drain", () => socket.resume());
+          return false;
         }
-        return;
+        return true;
       }
       if ("error" in frame) {
         socket.destroy();
         end();
-        return;
+        return false;
       }
       const reply = session.handle(frame);
       if ("send" in reply) socket.write(reply.send);
       if (reply.close === true) {
         socket.end();
         end();
-        return;
+        return false;
       }
     }
+  };
+  socket.on("data", (chunk: Buffer) => {
+    if (ended) return;
+    decoder.push(chunk);
+    drainFrames();
   });
   socket.on("error", () => end());
   socket.on("close", () => end());
@@ -89,6 +102,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     registry: new DriverRegistry(options.drivers),
     files,
     forks: new Map(),
+    connections: new Map(),
+    onProcessExit: options.onProcessExit ?? (() => {}),
+    onProcessUnmap: options.onProcessUnmap ?? (() => {}),
     onInternalError:
       options.onInternalError ??
       ((e) =>

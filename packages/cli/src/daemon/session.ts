@@ -9,13 +9,23 @@
  * model is caught, reported through `onInternalError` and answered −EIO.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { isErrno } from "@iommu-sim/uapi";
+import { processAlive as alive } from "../memory/proc-info";
 import type { Caller, DriverRegistry, OpenFile } from "./driver";
 import { DEVICE_NAMESPACE, POLLERR, POLLIN, POLLOUT } from "./driver";
 import type { FileTable } from "./files";
 import { ProcMemory } from "./memory";
-import { decodeHello, encodeHelloReply, encodeResult, type Frame, MSG, PROTOCOL_VERSION } from "./protocol";
+import {
+  decodeHello,
+  encodeHelloReply,
+  encodeIoctlReply,
+  encodeResult,
+  type Frame,
+  type Install,
+  MSG,
+  PROTOCOL_VERSION,
+} from "./protocol";
 
 const ENOENT = -2;
 const EBADF = -9;
@@ -23,6 +33,9 @@ const EINVAL = -22;
 const ENOSYS = -38;
 const EPROTO = -71;
 const EIO = -5;
+const EMFILE = -24;
+/** The shim's fd map is a flat array of this many entries (MAX_FD in the shim). */
+const MAX_FD = 65536;
 /** Linux MAX_RW_COUNT: a read/write moves at most INT_MAX rounded down to a page. */
 const MAX_RW_COUNT = 0x7fff_f000;
 /** poll.h: POLLHUP, POLLNVAL, POLLRDNORM, POLLWRNORM. */
@@ -36,6 +49,12 @@ export interface SessionShared {
   readonly files: FileTable;
   /** Files held for forked children until they claim them, by token. */
   readonly forks: Map<bigint, PendingFork>;
+  /** Live connections per pid (threads share one; an exec'd image opens a new one before the old closes). */
+  readonly connections: Map<number, number>;
+  /** The last connection of `pid` ended, after its files were let go. */
+  onProcessExit(pid: number): void;
+  /** Process `pid` unmapped [addr, addr + length) of its memory (MUNMAP). */
+  onProcessUnmap(pid: number, addr: bigint, length: bigint): void;
   /** A bug in the model or a driver (an exception); the request is answered −EIO. */
   onInternalError(error: unknown): void;
 }
@@ -50,16 +69,6 @@ export interface PendingFork {
   child?: number;
   parentGone: boolean;
   readonly owner: Session;
-}
-
-/** Whether `pid` is a live process (not gone, not a zombie). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -77,10 +86,45 @@ function sweepForks(shared: SessionShared): void {
 /** What a handled frame asks the connection to do. */
 export type Reply = { readonly send: Uint8Array; readonly close?: boolean } | { readonly close: true };
 
+/**
+ * The lowest fd number free in process `pid` (Linux's get_unused_fd_flags()
+ * picks the lowest), skipping `taken`; EMFILE when none below MAX_FD is.
+ */
+function lowestFreeFd(pid: number, taken: readonly number[]): number {
+  let used: Set<number>;
+  try {
+    used = new Set(readdirSync(`/proc/${pid}/fd`).map(Number));
+  } catch {
+    return EMFILE;
+  }
+  for (let fd = 0; fd < MAX_FD; fd++) if (!used.has(fd) && !taken.includes(fd)) return fd;
+  return EMFILE;
+}
+
+/**
+ * The daemon file behind fd `fd` of process `pid`, if it is one of the
+ * shim's placeholders: an eventfd whose counter is the file id
+ * (/proc/<pid>/fdinfo/<fd>, fs/eventfd.c eventfd_show_fdinfo()). The caller
+ * checks that the process holds that file.
+ */
+function placeholderFile(pid: number, fd: number): number | undefined {
+  if (!Number.isInteger(fd) || fd < 0) return undefined;
+  let info: string;
+  try {
+    info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1");
+  } catch {
+    return undefined;
+  }
+  const m = /^eventfd-count:\s*([0-9a-f]+)$/m.exec(info);
+  return m === null ? undefined : Number.parseInt(m[1]!, 16);
+}
+
 /** The state of one connection. */
 export class Session {
   private caller: (Caller & { memory: ProcMemory }) | undefined;
   private readonly held = new Set<number>();
+  /** fds installed by the current ioctl (sent with its reply). */
+  private installs: Install[] = [];
 
   constructor(private readonly shared: SessionShared) {}
 
@@ -93,7 +137,10 @@ export class Session {
   handle(frame: Frame): Reply {
     try {
       if (this.caller === undefined) return frame.type === MSG.HELLO ? this.hello(frame) : { close: true };
-      return { send: encodeResult(frame.type, frame.tag, this.request(frame, this.caller)) };
+      this.installs = [];
+      const result = this.request(frame, this.caller);
+      if (frame.type === MSG.IOCTL) return { send: encodeIoctlReply(frame.tag, result, this.installs) };
+      return { send: encodeResult(frame.type, frame.tag, result) };
     } catch (e) {
       this.shared.onInternalError(e);
       return this.caller === undefined ? { close: true } : { send: encodeResult(frame.type, frame.tag, EIO) };
@@ -106,6 +153,15 @@ export class Session {
     this.held.clear();
     for (const f of this.shared.forks.values()) if (f.owner === this) f.parentGone = true;
     this.safely(() => sweepForks(this.shared));
+    const pid = this.caller?.pid;
+    if (pid !== undefined) {
+      const n = (this.shared.connections.get(pid) ?? 1) - 1;
+      if (n > 0) this.shared.connections.set(pid, n);
+      else {
+        this.shared.connections.delete(pid);
+        this.safely(() => this.shared.onProcessExit(pid));
+      }
+    }
     this.caller?.memory.close();
     this.caller = undefined;
   }
@@ -137,7 +193,17 @@ export class Session {
       memory.close();
       return fail(-1 /* EPERM */, `pid ${h.pid} does not hold the HELLO nonce: not the caller's pid`);
     }
-    this.caller = { pid: h.pid, memory };
+    this.caller = {
+      pid: h.pid,
+      memory,
+      installFile: (file, path) => this.install(h.pid, file, path),
+      fileAt: (fd) => {
+        const pending = this.installs.find((x) => x.fd === fd);
+        const id = pending?.file ?? placeholderFile(h.pid, fd);
+        return id === undefined ? undefined : this.file(id);
+      },
+    };
+    this.shared.connections.set(h.pid, (this.shared.connections.get(h.pid) ?? 0) + 1);
     if (h.forkToken !== 0n) {
       const inherited = this.shared.forks.get(h.forkToken);
       this.shared.forks.delete(h.forkToken);
@@ -205,6 +271,11 @@ export class Session {
         for (const id of f.ids) this.shared.files.drop(id);
         return 0;
       }
+      case MSG.MUNMAP: {
+        if (!need(16)) return EPROTO;
+        this.shared.onProcessUnmap(caller.pid, dv.getBigUint64(0, true), dv.getBigUint64(8, true));
+        return 0;
+      }
       case MSG.FORK_DONE: {
         if (!need(12)) return EPROTO;
         const f = this.shared.forks.get(dv.getBigUint64(0, true));
@@ -214,6 +285,20 @@ export class Session {
       default:
         return ENOSYS;
     }
+  }
+
+  /** A file an ioctl created: held by this process, at the lowest free fd (sent with the reply). */
+  private install(pid: number, file: OpenFile, path: string): number {
+    const fd = lowestFreeFd(
+      pid,
+      this.installs.map((x) => x.fd),
+    );
+    // Nothing is installed on failure; the ioctl decides what becomes of the object (Linux's goto out_fput).
+    if (fd < 0) return fd;
+    const id = this.shared.files.add(file, path);
+    this.held.add(id);
+    this.installs.push({ fd, file: id });
+    return fd;
   }
 
   /** The open file `id` if this process holds it (else it is not this process's: EBADF). */

@@ -13,6 +13,7 @@ import {
   type Errno,
   errno,
   IOMMU_IOCTL,
+  IOMMU_TEST_OP,
   IOMMUFD_CMD_BASE,
   type IommufdIoctlOp,
   iommufdIoctlOp,
@@ -20,6 +21,8 @@ import {
 } from "@iommu-sim/uapi";
 import { vfioCompatIoctlUser } from "@iommu-sim/vfio-compat";
 import type { Caller, DeviceDriver, OpenFile } from "../daemon/driver";
+import type { ExternalMemory, ExternalRoot } from "../memory/external";
+import { IommufdAnonFile, type IommufdFileOps } from "./iommufd-file";
 
 const EMPTY = new Uint8Array(0);
 /** The last command number of iommufd's table (IOMMU_TEST_CMD). */
@@ -81,6 +84,49 @@ function copyIn(caller: Caller, op: IommufdIoctlOp, arg: bigint): { buf: Uint8Ar
   return { buf, usize };
 }
 
+/** Offset of the union in struct iommu_test_cmd (`__u32 size, op, id, __reserved`). */
+const TEST_UNION = 16;
+
+/**
+ * What an IOMMU_TEST_CMD needs of the caller's real memory before it runs:
+ * MD_CHECK_MAP (`{iova, length, uptr}`) and MD_CHECK_REFS (`{length, uptr,
+ * refs}`) look at the pages behind `uptr`, which must be mirrored into the
+ * model; ACCESS_RW reads or writes RAM behind IOVAs, so the pages behind
+ * them are synced first (a partial-page write must not bring back stale bytes).
+ */
+function prepareTestCmd<R extends ExternalRoot>(
+  external: ExternalMemory<R>,
+  pid: number,
+  buf: Uint8Array,
+): void {
+  if (buf.length < TEST_UNION + 24) return;
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  switch (dv.getUint32(4, true)) {
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_MAP:
+      external.mirror(pid, dv.getBigUint64(TEST_UNION + 16, true), dv.getBigUint64(TEST_UNION + 8, true));
+      break;
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_REFS:
+      external.mirror(pid, dv.getBigUint64(TEST_UNION + 8, true), dv.getBigUint64(TEST_UNION, true));
+      break;
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_ACCESS_RW:
+      // access_rw {iova, length, uptr, flags}: the pages behind the IOVAs are read or written.
+      external.syncIova(dv.getBigUint64(TEST_UNION, true), dv.getBigUint64(TEST_UNION + 8, true));
+      break;
+  }
+}
+
+/**
+ * IOMMU_IOAS_MAP pins the memory of the process making the call (Linux
+ * iopt_alloc_user_pages(): `pages->source_mm = current->mm`), which is not
+ * the context's opener when a forked child maps through an inherited fd
+ * (the selftest's fork_gone / fork_present): `ioas.map` names the caller.
+ */
+function asCaller(command: Message, pid: number): Message {
+  if (command.type !== "ioas.map") return command;
+  const data = command.data as { pid: number };
+  return data.pid === pid ? command : { ...command, data: { ...data, pid } };
+}
+
 /** Whether two byte strings are equal. */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -88,20 +134,34 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** One open of /dev/iommu: an iommufd context. */
-class IommufdFile implements OpenFile {
+/** One open of /dev/iommu (or /dev/vfio/vfio): an iommufd context `ctx`. */
+export class IommufdContextFile implements OpenFile {
   constructor(
     private readonly log: ModelPort<IommufdRoot>,
     readonly ctx: number,
+    private readonly external: ExternalMemory<IommufdRoot & ExternalRoot> | undefined,
+    private readonly fileOps: IommufdFileOps | undefined,
   ) {}
 
   /** iommufd_fops_ioctl on `arg`, a pointer to the command's struct. */
   ioctl(caller: Caller, request: number, arg: bigint): number {
+    this.external?.track(caller.pid, caller.memory);
+    this.external?.reap(caller.pid);
     const env: IoctlEnv<IommufdRoot> = {
-      dispatch: (c) => this.log.dispatch(c),
+      dispatch: (c) => this.log.dispatch(asCaller(c, caller.pid)),
       peek: () => this.log.peek(),
       user: caller.memory,
     };
+    const ops = this.fileOps;
+    const install = caller.installFile;
+    if (ops !== undefined && install !== undefined) {
+      // Fault-queue and access fds become real fds of the program (daemon/session.ts installs them).
+      env.installFd = (f) => install(new IommufdAnonFile(this.log, ops, f), `anon_inode:[iommufd-${f.kind}]`);
+      env.fileOf = (fd) => {
+        const o = caller.fileAt?.(fd);
+        return o instanceof IommufdAnonFile ? o.file : undefined;
+      };
+    }
     const op = iommufdIoctlOp(request);
     if (op === undefined) {
       // Outside the iommufd table: the VFIO container ioctls (iommufd_vfio_ioctl), which take an
@@ -113,6 +173,9 @@ class IommufdFile implements OpenFile {
     }
     const input = copyIn(caller, op, arg);
     if (isErrno(input)) return input.ret;
+    if (this.external !== undefined && request === IOMMU_IOCTL.IOMMU_TEST_CMD) {
+      prepareTestCmd(this.external, this.log.peek().iommufd.contexts[this.ctx]?.pid ?? caller.pid, input.buf);
+    }
     const before = input.buf.slice();
     const ret = iommufdIoctl(env, this.ctx, request, input.buf);
     // Only a command that responded changes the buffer, and then it is
@@ -138,9 +201,18 @@ class IommufdFile implements OpenFile {
  * iommufd also provides (CONFIG_IOMMUFD_VFIO_CONTAINER: the same fops, with
  * per-mm accounting) — over `log` (whose root has the iommufd slice).
  * open: `iommufd.open {pid, vfio}`; its errno (ENOMEM under fault
- * injection) fails the open.
+ * injection) fails the open. With `external` (the model's mirror of real
+ * processes), `log` should be `external.port()`: IOAS_MAP then pins the
+ * program's own pages (see memory/external.ts). With `fileOps` (iommufd's
+ * file operations), ioctls that create fds (fault queues, accesses) give
+ * the program real fds served by them (iommufd-file.ts).
  */
-export function iommufdDriver(log: ModelPort<IommufdRoot>, vfio = false): DeviceDriver {
+export function iommufdDriver(
+  log: ModelPort<IommufdRoot>,
+  vfio = false,
+  external?: ExternalMemory<IommufdRoot & ExternalRoot>,
+  fileOps?: IommufdFileOps,
+): DeviceDriver {
   return {
     name: vfio ? "vfio-container" : "iommufd",
     paths: [vfio ? "/dev/vfio/vfio" : "/dev/iommu"],
@@ -149,7 +221,7 @@ export function iommufdDriver(log: ModelPort<IommufdRoot>, vfio = false): Device
       if (isErrno(r)) return r;
       const opened = r.find((e) => e.type === "iommufd.opened");
       if (opened === undefined) return errno("EIO", "iommufd.open committed no iommufd.opened");
-      return new IommufdFile(log, (opened.data as { ctx: number }).ctx);
+      return new IommufdContextFile(log, (opened.data as { ctx: number }).ctx, external, fileOps);
     },
   };
 }

@@ -54,10 +54,12 @@ int main(void)
 	EXPECT_ERRNO(EINVAL, read(fd, buf, sizeof buf));
 	EXPECT_ERRNO(EINVAL, write(fd, buf, sizeof buf));
 
-	/* Missing nodes of the model's namespace; real files are untouched. */
+	/* Missing nodes of the model's namespace (the default platform has IOMMU
+	 * groups 1-3 and three VFIO devices); real files are untouched. */
 	EXPECT_ERRNO(ENOENT, open("/dev/vfio/7", O_RDWR));
-	EXPECT_ERRNO(ENOENT, open("/dev/vfio/devices/vfio0", O_RDWR));
-	EXPECT_ERRNO(ENOENT, open("/dev/ioasid", O_RDWR));
+	EXPECT_ERRNO(ENOENT, open("/dev/vfio/devices/vfio9", O_RDWR));
+	EXPECT_ERRNO(ENOENT, open("/dev/vfio/01", O_RDWR));
+	EXPECT_ERRNO(ENOENT, open("/dev/ioasidx", O_RDWR));
 	int null = open("/dev/null", O_RDONLY);
 	EXPECT_EQ(4, null);
 	EXPECT_EQ(0, read(null, buf, sizeof buf));
