@@ -32,8 +32,6 @@ export function resolveAttachTarget(
   taken: readonly number[],
   kobj: number,
   ctx: SubsystemDecideContext<IommufdRoot>,
-  /** Alloc flags of a new auto domain (IOMMU_HWPT_ALLOC_PASID for a PASID-capable device). */
-  autoFlags = 0,
 ): AttachTarget | Errno {
   const pt = c.objects[ptId];
   if (pt === undefined) return errno("ENOENT", `no object ${ptId}`);
@@ -46,7 +44,8 @@ export function resolveAttachTarget(
   const events = decideHwptPagingAlloc(
     root,
     c.id,
-    { hwptId, ioasId: pt.id, kobj, flags: autoFlags, autoDomain: true },
+    // Auto domains are allocated with flags 0 (device.c iommufd_device_auto_get_domain).
+    { hwptId, ioasId: pt.id, kobj, flags: 0, autoDomain: true },
     ctx,
   );
   return isErrno(events) ? events : { hwptId, events };

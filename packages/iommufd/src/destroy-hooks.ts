@@ -79,7 +79,7 @@ export function destroyEffects(
       const detach = detachDevice(root, ctxId, idev);
       if (isErrno(detach)) return detach;
       return [
-        ...mockPasidDetachAll(obj, ctxId),
+        ...mockPasidDetachAll(root, obj, ctxId),
         ...detach,
         { type: "iommufd.object.destroyed", data: { ctx: ctxId, id: idev.id, type: "device" } },
       ];

@@ -125,7 +125,6 @@ export {
   decideMockPasidAttach,
   decideMockPasidDetach,
   decideMockPasidReplace,
-  mockAutoFlags,
   mockPasidCheckHwpt,
   mockPasidDetachAll,
   mockPasidHwpt,

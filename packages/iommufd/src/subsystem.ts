@@ -114,9 +114,9 @@ export function createIommufd(
         case "iommufd.selftest.pasid_attach":
           return decideMockPasidAttach(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.selftest.pasid_replace":
-          return decideMockPasidReplace(root, c.data, ctx, options.evolve()) as IommufdEvent[];
+          return decideMockPasidReplace(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.selftest.pasid_detach":
-          return decideMockPasidDetach(root, c.data, options.evolve()) as IommufdEvent[];
+          return decideMockPasidDetach(root, c.data) as IommufdEvent[];
       }
     },
     evolve: (state, e) => evolveFaults(evolveIommufd(state, e), e),

@@ -344,7 +344,7 @@ function replace(to: "ioas2" | "hwpt"): Step {
   ];
 }
 
-function pasidAttach(replace: boolean, to: "ioas" | "ioas2"): Step {
+function pasidAttach(replace: boolean, to: "ioas" | "ioas2" | "hwpt"): Step {
   const op = replace ? IOMMU_TEST_OP.IOMMU_TEST_OP_PASID_REPLACE : IOMMU_TEST_OP.IOMMU_TEST_OP_PASID_ATTACH;
   return [
     `pasid_${replace ? "replace" : "attach"}(200, ${to})`,
@@ -436,8 +436,10 @@ const SEQUENCES: Record<string, [Step[], Step[], string[]]> = {
       hwptAlloc,
       replace("ioas2"),
       replace("hwpt"),
-      pasidAttach(false, "ioas"),
-      pasidAttach(true, "ioas2"),
+      // Linux's fail_nth attaches PASID 200 to ioas_id and replaces it with ioas_id2 (result
+      // ignored); an auto domain is never PASID-compatible (iommufd.c pasid_attach: "Attach ioas
+      // to pasid 100, should fail"), so the PASID goes to the PASID-compatible HWPT instead.
+      pasidAttach(false, "hwpt"),
       pasidDetach,
     ],
     [
@@ -445,8 +447,7 @@ const SEQUENCES: Record<string, [Step[], Step[], string[]]> = {
       "get_hw_info",
       "hwpt_alloc",
       "mock_domain_replace(ioas2)",
-      "pasid_attach(200, ioas)",
-      "pasid_replace(200, ioas2)",
+      "pasid_attach(200, hwpt)",
     ],
   ],
 };

@@ -226,7 +226,7 @@ describe("IOMMU_TEST_OP_TRIGGER_IOPF and the fault fd", () => {
 
   it("a mock device's PASID attached to the IOPF HWPT delivers with PASID_VALID (iommufd_device_pasid)", () => {
     const f = new FaultFixture();
-    f.ioas = f.ioasAlloc(); // a fresh IOAS, as the iommufd_device_pasid fixture: its auto domain is PASID-capable
+    f.ioas = f.ioasAlloc(); // a fresh IOAS, as the iommufd_device_pasid fixture
     // mock_domain_flags {out_stdev_id, out_hwpt_id, out_idev_id, dev_flags = MOCK_FLAGS_DEVICE_PASID}
     const md = f.test(IOMMU_TEST_OP.IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS, f.ioas, [[12, 4, 1 << 2]]);
     expect(md[0]).toBe(0);
@@ -239,6 +239,10 @@ describe("IOMMU_TEST_OP_TRIGGER_IOPF and the fault fd", () => {
     f.file = { kind: "fault", ctx: f.fd.ctx, id: fd };
     const [rc, iopf] = f.hwptAlloc(FAULT_ID_VALID | (1 << 3), faultId); // | IOMMU_HWPT_ALLOC_PASID
     expect(rc).toBe(0);
+    // The RID's HWPT must allow PASIDs too (an auto domain does not): a plain one with ALLOC_PASID.
+    const [rc1, rid] = f.hwptAlloc(1 << 3, 0);
+    expect(rc1).toBe(0);
+    expect(f.replace(rid)).toBe(0);
     const pasid = 0x100;
     const attach = f.test(IOMMU_TEST_OP.IOMMU_TEST_OP_PASID_ATTACH, f.stdev, [
       [0, 4, pasid],

@@ -6,7 +6,8 @@
  * flags drawn from pools of edge values — plus closes of access fds, on a
  * context that already holds an IOAS with a mapping, a mock device, a
  * pinning access, a VT-d and an SMMUv3 platform device attached to the
- * IOAS, and a second IOAS with a PASID-capable mock device. After every call:
+ * IOAS, and a second IOAS with a PASID-capable mock device whose RID is on a
+ * PASID-compatible HWPT. After every call:
  * - iommufdIoctl did not throw and returned 0 or −errno of a Linux errno
  *   this interface can return;
  * - iopt's invariants hold (areas, pins, pin counts, accounting, mock IO
@@ -23,6 +24,7 @@ import { checkInvariants } from "@iommu-sim/iopt";
 import {
   type AnyLayout,
   type FieldInfo,
+  IOMMU_HWPT_ALLOC_PASID,
   IOMMU_IOCTL,
   IOMMU_TEST_OP,
   IOMMU_TEST_OP_MEMBER,
@@ -39,6 +41,7 @@ import { describe, expect, it } from "vitest";
 import { iommufdFileRelease } from "../src/files";
 import { createEmptySystemLog } from "../src/index";
 import { Fixture } from "./fixture";
+import { bytes } from "./harness";
 
 const PAGE = 4096n;
 const START = BigInt(MOCK_APERTURE_START);
@@ -126,7 +129,21 @@ class Fuzz extends Fixture {
     ]);
     expect(rc2).toBe(0);
     this.pasidStdev = new DataView(arg2.buffer).getUint32(16, true);
-    // A VT-d and an SMMUv3 device bound (VFIO's bind) and attached to the first IOAS (devices 10, 12).
+    // The PASID-capable device's RID on a HWPT allocated with IOMMU_HWPT_ALLOC_PASID (id 10; its
+    // auto domain 9 goes), as PASID_ATTACH needs (iommufd_hwpt_pasid_compat).
+    const alloc = bytes(48, [
+      [0, 4, 48],
+      [4, 4, IOMMU_HWPT_ALLOC_PASID],
+      [8, 4, this.pasidStdev + 1],
+      [12, 4, ioas2],
+    ]);
+    expect(this.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_ALLOC, alloc)).toBe(0);
+    const pasidHwpt = new DataView(alloc.buffer).getUint32(16, true);
+    const [rc3] = this.test(IOMMU_TEST_OP.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, this.pasidStdev, [
+      [0, 4, pasidHwpt],
+    ]);
+    expect(rc3).toBe(0);
+    // A VT-d and an SMMUv3 device bound (VFIO's bind) and attached to the first IOAS (devices 9, 12).
     for (const device of ["nic0", "gpu0"]) {
       const bound = this.log.dispatch({ type: "iommufd.device.bind", data: { ctx: this.fd.ctx, device } });
       if (isErrno(bound)) throw new Error(`${bound}`);

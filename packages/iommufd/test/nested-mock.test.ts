@@ -10,7 +10,11 @@
  * 0xbaddad, MOCK_DEV_CACHE_ID_MAX 3), iommufd.h (IOMMU_HWPT_ALLOC_NEST_PARENT 1,
  * IOMMU_HWPT_DATA_NONE 0) and asm-generic/errno-base.h.
  */
+import { IOMMU_IOCTL, IOMMU_TEST_OP } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
+import { type IommufdFile, iommufdFileRead, iommufdFileRelease, iommufdFileWrite } from "../src/index";
+import { view } from "./fixture";
+import { bytes } from "./harness";
 import { hwptSelftest, invSelftest, NestedFixture } from "./nested-support";
 
 const DATA_SELFTEST = 0xdead;
@@ -19,6 +23,7 @@ const INV_SELFTEST = 0xdeadbeef;
 const INV_SELFTEST_INVALID = 0xdadbeef;
 const FLAG_ALL = 1;
 const NEST_PARENT = 1;
+const FAULT_ID_VALID = 1 << 2;
 const [ENOENT, EFAULT, EBUSY, EINVAL, EOPNOTSUPP] = [-2, -14, -16, -22, -95];
 
 /** iommufd_ioas mock_domain variant + a NEST_PARENT HWPT and a plain one. */
@@ -100,6 +105,13 @@ describe("IOMMU_HWPT_INVALIDATE on a mock nested HWPT", () => {
     expect(f.checkIotlbAll(n0, IOTLB_DEFAULT)).toEqual([0, 0, 0, 0]);
   });
 
+  it("a non-zero __reserved is EOPNOTSUPP from the handler, entry_num written back 0 (hw_pagetable.c)", () => {
+    const { f, n0 } = nested();
+    expect(f.invalidate(n0, zero(), INV_SELFTEST, 8, 2, 1)).toEqual([EOPNOTSUPP, 0]);
+    expect(f.invalidate(999, zero(), INV_SELFTEST, 8, 2, 0x80000000)).toEqual([EOPNOTSUPP, 0]); // before the lookup
+    expect(f.checkIotlbAll(n0, IOTLB_DEFAULT)).toEqual([0, 0, 0, 0]);
+  });
+
   it("takes entry_len = sizeof(entry) only: larger is EINVAL even with zero tails (selftest: sizeof + 1)", () => {
     const { f, n0 } = nested();
     expect(f.invalidate(n0, zero(), INV_SELFTEST, 9, 1)).toEqual([EINVAL, 0]);
@@ -169,12 +181,85 @@ describe("attaching a mock device to nested HWPTs (MOCK_DOMAIN_REPLACE)", () => 
     expect(f.log.state.iommufd.mockNested).toEqual({});
   });
 
+  it("the IOPF part of alloc_hwpt_nested: a nested HWPT with a fault queue, attached, faulted, left, destroyed", () => {
+    const { f, parent, notParent } = withParents();
+    const data = hwptSelftest(IOTLB_DEFAULT);
+    const fa = bytes(16, [[0, 4, 16]]);
+    expect(f.fd.ioctl(IOMMU_IOCTL.IOMMU_FAULT_QUEUE_ALLOC, fa)).toBe(0);
+    const [faultId, faultFd] = [view(fa).getUint32(8, true), view(fa).getUint32(12, true)];
+    const file: IommufdFile = { kind: "fault", ctx: f.fd.ctx, id: faultFd };
+    const n1 = f.hwptAlloc(f.idev, parent, 0, DATA_SELFTEST, data)[1];
+    expect(f.hwptAlloc(f.idev, parent, FAULT_ID_VALID, DATA_SELFTEST, data, 4, 0xffffffff)[0]).toBe(ENOENT);
+    const [rc, iopf] = f.hwptAlloc(f.idev, parent, FAULT_ID_VALID, DATA_SELFTEST, data, 4, faultId);
+    expect(rc).toBe(0);
+    expect(f.checkIotlbAll(iopf, IOTLB_DEFAULT)).toEqual([0, 0, 0, 0]);
+    expect(f.mockReplace(f.stdev, n1)).toBe(0);
+    expect(f.mockReplace(f.stdev, iopf)).toBe(0);
+    expect(f.destroy(iopf)).toBe(EBUSY);
+    // test_cmd_trigger_iopf(device_id, fault_fd) reports at PASID 0x1: no attachment there, and the
+    // mock driver sets user_pasid_table, so the request goes to the NESTED domain at the RID
+    // (io-pgfault.c find_fault_handler) — the IOPF HWPT's queue.
+    const trigger = (pasid: number) =>
+      f.test(IOMMU_TEST_OP.IOMMU_TEST_OP_TRIGGER_IOPF, 0, [
+        [0, 4, f.idev],
+        [4, 4, pasid],
+        [8, 4, 2],
+        [12, 4, 3],
+        [16, 8, 0xdeadbeafn],
+      ])[0];
+    expect(trigger(1)).toBe(0);
+    const rec = iommufdFileRead(f.fd.env(), file, 40) as Uint8Array;
+    expect(rec.length).toBe(40);
+    const v = view(rec.slice());
+    expect([v.getUint32(0, true), v.getUint32(4, true), v.getUint32(8, true)]).toEqual([3, f.idev, 1]); // LAST_PAGE | PASID_VALID
+    const cookie = v.getUint32(36, true);
+    const resp = bytes(8, [
+      [0, 4, cookie],
+      [4, 4, 0],
+    ]);
+    expect(iommufdFileWrite(f.fd.env(), file, resp)).toBe(8); // IOMMUFD_PAGE_RESP_SUCCESS
+    // A request pending at PASID 7 through the RID is answered INVALID when the RID leaves the HWPT.
+    expect(trigger(7)).toBe(0);
+    const seq = f.log.seq;
+    expect(f.mockReplace(f.stdev, parent)).toBe(0);
+    const responded = f.log.records.filter((r) => r.seq > seq && r.type === "iommufd.fault.responded");
+    expect(responded.map((r) => (r.data as { code: number }).code)).toEqual([1]); // IOMMUFD_PAGE_RESP_INVALID
+    expect(trigger(1)).toBe(0); // the RID is on a paging HWPT now: no handler, nothing queued
+    expect(iommufdFileRead(f.fd.env(), file, 40)).toEqual(new Uint8Array(0));
+    expect(f.destroy(n1)).toBe(0);
+    expect(f.destroy(iopf)).toBe(0);
+    expect(f.mockReplace(f.stdev, f.ioas)).toBe(0);
+    expect(f.destroy(parent)).toBe(0);
+    expect(f.destroy(notParent)).toBe(0);
+    iommufdFileRelease(f.fd.env(), file);
+    expect(f.destroy(faultId)).toBe(0);
+    expect(f.log.state.iommufd.mockNested).toEqual({});
+  });
+
   it("closing the context with nested HWPTs attached frees them all", () => {
     const { f, parent } = withParents();
     const n0 = f.hwptAlloc(f.idev, parent, 0, DATA_SELFTEST, hwptSelftest(IOTLB_DEFAULT))[1];
     expect(f.mockReplace(f.stdev, n0)).toBe(0);
     expect(f.fd.close()).not.toHaveProperty("code");
     expect(f.log.state.iommufd.contexts).toEqual({});
+    expect(f.log.state.iommufd.mockNested).toEqual({});
+  });
+});
+
+describe("IOMMU_TEST_OP_MOCK_DOMAIN with pt_id = a nested HWPT", () => {
+  it("creates a device on the nested HWPT (device.c iommufd_device_change_pt takes HWPT_NESTED), which pins it", () => {
+    const { f, parent } = withParents();
+    const n0 = f.hwptAlloc(f.idev, parent, 0, DATA_SELFTEST, hwptSelftest(IOTLB_DEFAULT))[1];
+    const [rc, [stdev, hwpt, idev]] = f.mockDomain(n0);
+    expect(rc).toBe(0);
+    expect([stdev, idev, hwpt]).toEqual([n0 + 1, n0 + 2, n0]); // no new HWPT: out_hwpt_id is the nested one
+    expect(f.test(IOMMU_TEST_OP.IOMMU_TEST_OP_PASID_CHECK_HWPT, stdev, [[4, 4, n0]])[0]).toBe(0); // PASID 0: the RID
+    expect(f.destroy(n0)).toBe(EBUSY);
+    expect(f.destroy(parent)).toBe(EBUSY);
+    expect(f.mockReplace(stdev, f.ioas)).toBe(0); // and off it again, to an auto domain on the parent's IOAS
+    expect(f.destroy(n0)).toBe(0);
+    expect(f.destroy(stdev)).toBe(0);
+    expect(f.destroy(parent)).toBe(0);
     expect(f.log.state.iommufd.mockNested).toEqual({});
   });
 });

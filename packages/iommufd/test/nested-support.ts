@@ -62,7 +62,7 @@ export class NestedFixture extends Fixture {
     return this.scratch;
   }
 
-  /** IOMMU_HWPT_ALLOC {flags, dev_id, pt_id, data_type, data_len, data_uptr} → [rc, out_hwpt_id]. */
+  /** IOMMU_HWPT_ALLOC {flags, dev_id, pt_id, data_type, data_len, data_uptr, fault_id} → [rc, out_hwpt_id]. */
   hwptAlloc(
     devId: number,
     ptId: number,
@@ -70,6 +70,7 @@ export class NestedFixture extends Fixture {
     dataType = 0,
     data: Uint8Array | null = null,
     dataLen = data?.length ?? 0,
+    faultId = 0,
   ): [number, number] {
     const arg = bytes(48, [
       [0, 4, 48],
@@ -79,6 +80,7 @@ export class NestedFixture extends Fixture {
       [24, 4, dataType],
       [28, 4, dataLen],
       [32, 8, this.put(data)],
+      [40, 4, faultId],
     ]);
     return [this.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_ALLOC, arg), view(arg).getUint32(16, true)];
   }
@@ -90,6 +92,7 @@ export class NestedFixture extends Fixture {
     dataType: number,
     entryLen: number,
     entryNum: number,
+    reserved = 0,
   ): [number, number] {
     const arg = bytes(32, [
       [0, 4, 32],
@@ -98,6 +101,7 @@ export class NestedFixture extends Fixture {
       [16, 4, dataType],
       [20, 4, entryLen],
       [24, 4, entryNum],
+      [28, 4, reserved],
     ]);
     return [this.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_INVALIDATE, arg), view(arg).getUint32(24, true)];
   }

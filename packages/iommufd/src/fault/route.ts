@@ -38,6 +38,20 @@ export function hwptAt(ctx: IommufdContext, idev: IommufdObject, pasid: number):
   return undefined;
 }
 
+/**
+ * The PASID whose attachment a page request of `idev` at `pasid` goes
+ * through (io-pgfault.c find_fault_handler): `pasid` when attached there;
+ * else, for the selftest mock — whose iommu_ops set `user_pasid_table`, so
+ * the guest owns the PASID table — the RID (0) when its HWPT is nested;
+ * else none. Platform devices take the attachment at `pasid` only.
+ */
+export function handlePasid(ctx: IommufdContext, idev: IommufdObject, pasid: number): number | undefined {
+  if (hwptAt(ctx, idev, pasid) !== undefined) return pasid;
+  if (pasid === 0 || idev.attachments !== undefined || idev.device !== undefined) return undefined;
+  const rid = idev.refs[0];
+  return rid !== undefined && ctx.objects[rid]?.type === "hwpt_nested" ? 0 : undefined;
+}
+
 /** The fault object a HWPT delivers to (IOMMU_HWPT_FAULT_ID_VALID at alloc), if any. */
 export function faultOf(ctx: IommufdContext, hwpt: IommufdObject): IommufdObject | undefined {
   for (const r of hwpt.refs) {
@@ -47,9 +61,13 @@ export function faultOf(ctx: IommufdContext, hwpt: IommufdObject): IommufdObject
   return undefined;
 }
 
-/** The queue device object `idev` of `ctx` delivers requests at `pasid` to, if its HWPT there has one. */
+/**
+ * The queue device object `idev` of `ctx` delivers requests at `pasid` to,
+ * if the HWPT of the attachment they go through (`handlePasid`) has one.
+ */
 export function targetOf(state: IommufdState, ctx: IommufdContext, idev: IommufdObject, pasid: number) {
-  const hwptId = hwptAt(ctx, idev, pasid);
+  const via = handlePasid(ctx, idev, pasid);
+  const hwptId = via === undefined ? undefined : hwptAt(ctx, idev, via);
   const hwpt = hwptId === undefined ? undefined : ctx.objects[hwptId];
   const fault = hwpt === undefined ? undefined : faultOf(ctx, hwpt);
   if (fault?.kobj === undefined || state.faults?.[fault.kobj] === undefined) return undefined;

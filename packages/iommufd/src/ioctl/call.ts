@@ -21,6 +21,17 @@ export interface IoctlCall<R extends IommufdRoot> {
 
 /** Copy an updated struct back to the caller (min(user size, kernel size) bytes). */
 export function respond<R extends IommufdRoot>(call: IoctlCall<R>, value: Record<string, unknown>): void {
+  const layout = call.op.layout as unknown as {
+    readonly size: number;
+    encodeInto(v: Record<string, unknown>, target: Uint8Array, offset: number): void;
+  };
+  // The caller's struct holds the whole kernel struct (the usual case): encode straight into it,
+  // without a temporary buffer. `value` has every member (a decoded struct), so the bytes are
+  // the same as copyToUser's.
+  if (call.userSize >= layout.size && call.arg.length >= layout.size) {
+    layout.encodeInto(value, call.arg, 0);
+    return;
+  }
   call.arg.set(
     copyToUser(call.op.layout as never, value as never, call.userSize).subarray(0, call.arg.length),
   );

@@ -12,7 +12,8 @@
  * compat handler (else ENOTTY); a request whose number does not match the
  * table's exactly → ENOTTY; `size` unreadable → EFAULT; `size` below the
  * minimum → EINVAL; a non-zero tail beyond the kernel struct → E2BIG;
- * reserved members or unknown flags → EOPNOTSUPP; then the command.
+ * reserved members or unknown flags → EOPNOTSUPP (in the handler for
+ * HANDLER_CHECKS_RESERVED); then the command.
  */
 import {
   _IOC_NR,
@@ -25,6 +26,14 @@ import {
 import type { IommufdRoot } from "../root";
 import type { IoctlEnv } from "./env";
 import { HANDLERS } from "./handlers";
+
+/**
+ * Commands whose handler checks the reserved members itself, after the
+ * copy-in, so that the response is still written: Linux hw_pagetable.c
+ * iommufd_hwpt_invalidate() answers a non-zero `__reserved` EOPNOTSUPP
+ * with `entry_num` written back 0.
+ */
+const HANDLER_CHECKS_RESERVED: ReadonlySet<string> = new Set(["IOMMU_HWPT_INVALIDATE"]);
 
 /** The last command number of the table (IOMMU_TEST_CMD, with CONFIG_IOMMUFD_TEST). */
 const LAST_NR = _IOC_NR(IOMMU_IOCTL.IOMMU_TEST_CMD);
@@ -41,7 +50,11 @@ export function iommufdIoctl<R extends IommufdRoot>(
   const op = iommufdIoctlOp(request);
   if (op === undefined) return -25; // ENOTTY: a hole in the table, or wrong size/direction bits
   if (env.peek().iommufd.contexts[ctx] === undefined) return -9; // EBADF
-  const input = iommufdCopyIn(request, arg);
+  const input = iommufdCopyIn(
+    request,
+    arg,
+    HANDLER_CHECKS_RESERVED.has(op.name) ? { checkContent: false } : undefined,
+  );
   if (isErrno(input)) return input.ret;
   const handler = HANDLERS[op.name];
   if (handler === undefined) return -25; // ENOTTY: not modelled (yet), as a kernel without the feature

@@ -53,8 +53,9 @@ function readEntries(user: UserMemory, uptr: bigint, entryLen: number, entryNum:
 
 /**
  * IOMMU_HWPT_INVALIDATE: `{size, hwpt_id, data_uptr, data_type,
- * entry_len, entry_num, __reserved}`. `entry_num` > 0 with `data_uptr` 0
- * or `entry_len` 0 → EINVAL; then `iommufd.hwpt.invalidate` (see
+ * entry_len, entry_num, __reserved}` (hw_pagetable.c
+ * iommufd_hwpt_invalidate). A non-zero `__reserved` → EOPNOTSUPP;
+ * `entry_num` > 0 with `data_uptr` 0 or `entry_len` 0 → EINVAL; then `iommufd.hwpt.invalidate` (see
  * hwpt-invalidate.ts). `entry_num` is written back with the number of
  * entries processed — 0 on any error before the first — and the errno
  * that stopped processing is returned.
@@ -66,11 +67,13 @@ export function hwptInvalidate(call: Call): number {
     data_type: number;
     entry_len: number;
     entry_num: number;
+    __reserved: number;
   };
   const answer = (handled: number, rc: number): number => {
     respond(call, { ...call.value, entry_num: handled });
     return rc;
   };
+  if (v.__reserved !== 0) return answer(0, -ERRNO.EOPNOTSUPP); // checked here, not at copy-in (dispatch.ts)
   if (v.entry_num !== 0 && (v.data_uptr === 0n || v.entry_len === 0)) return answer(0, -ERRNO.EINVAL);
   const r = call.env.dispatch({
     type: "iommufd.hwpt.invalidate",

@@ -3,8 +3,10 @@
  * iommufd_test_mock_domain): create a mock device in a selftest object,
  * bind it to the context (a device object the "driver" holds), and attach
  * it to `pt_id` — an IOAS (auto domain: reuse an auto-domain HWPT on it,
- * else allocate one) or a paging HWPT. Ids come in Linux's order: the
- * selftest object, the device, then a new HWPT.
+ * else allocate one, with flags 0), a paging HWPT, or a nested HWPT (the
+ * device translates through it; its IOAS is the parent's), as
+ * device.c iommufd_device_change_pt takes all three. Ids come in Linux's
+ * order: the selftest object, the device, then a new HWPT.
  */
 import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import {
@@ -18,7 +20,6 @@ import {
 import { resolveAttachTarget } from "../attach";
 import { allocObjectId, getContext } from "../objects";
 import type { IommufdRoot } from "../root";
-import { mockAutoFlags } from "./pasid";
 
 type Decided = { type: string; data: unknown }[];
 
@@ -26,7 +27,7 @@ const KNOWN_FLAGS = MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_HUGE_IOVA | M
 
 /**
  * Errors: EBADF context; EINVAL unknown flags, or `ptId` neither an IOAS nor
- * a HWPT; ENOENT no object `ptId`; ENOMEM fault points
+ * a (paging or nested) HWPT; ENOENT no object `ptId`; ENOMEM fault points
  * `selftest.mock_dev_create`, `iommufd.device_bind`, and the HWPT's.
  * Events: [new HWPT's], device object (driver-held, attached), selftest
  * object (holding the device).
@@ -41,7 +42,7 @@ export function decideMockDomain(
   if ((c.flags & ~KNOWN_FLAGS) !== 0) return errno("EINVAL", "unknown MOCK_FLAGS_DEVICE_* bits");
   const pt = context.objects[c.ptId];
   if (pt === undefined) return errno("ENOENT", `no object ${c.ptId}`);
-  if (pt.type !== "ioas" && pt.type !== "hwpt_paging")
+  if (pt.type !== "ioas" && pt.type !== "hwpt_paging" && pt.type !== "hwpt_nested")
     return errno("EINVAL", `object ${c.ptId} is a ${pt.type}`);
   const stdevId = allocObjectId(context);
   if (isErrno(stdevId)) return stdevId;
@@ -52,17 +53,7 @@ export function decideMockDomain(
     if (fail) return fail;
   }
   const deviceKobj = root.iommufd.nextKobj;
-  // A PASID-capable device's auto domain allows PASIDs (selftest/pasid.ts).
-  const autoFlags = mockAutoFlags(c);
-  const target = resolveAttachTarget(
-    root,
-    context,
-    c.ptId,
-    [stdevId, idevId],
-    deviceKobj + 1,
-    ctx,
-    autoFlags,
-  );
+  const target = resolveAttachTarget(root, context, c.ptId, [stdevId, idevId], deviceKobj + 1, ctx);
   if (isErrno(target)) return target;
   const hwptId = target.hwptId;
   const events: Decided = [...target.events];

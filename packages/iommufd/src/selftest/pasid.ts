@@ -12,10 +12,15 @@
  * its PASIDs use], so a HWPT a PASID uses cannot be destroyed (EBUSY).
  * PASID compatibility is Linux's iommufd_hwpt_pasid_compat(): a PASID needs
  * a HWPT allocated with IOMMU_HWPT_ALLOC_PASID, and so does the RID's.
- * Attaching an IOAS picks an auto-domain HWPT of it allocated with
- * IOMMU_HWPT_ALLOC_PASID, or allocates one.
+ * Auto domains are allocated with flags 0 (device.c
+ * iommufd_device_auto_get_domain), so they never serve a PASID: naming an
+ * IOAS at a PASID fails (EBUSY when the PASID is attached and it is an
+ * attach, else EINVAL), after the new auto domain's allocation steps.
+ * Detaching or replacing a PASID answers its pending page requests
+ * INVALID (iommufd_hwpt_detach_device / _replace_device →
+ * iommufd_auto_response_faults).
  */
-import { type SubsystemDecideContext, sealEpoch } from "@iommu-sim/eventlog";
+import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import {
   type Errno,
   errno,
@@ -25,9 +30,10 @@ import {
   MOCK_FLAGS_DEVICE_PASID,
   MOCK_PASID_WIDTH,
 } from "@iommu-sim/uapi";
-import { decideHwptPagingAlloc, hwptPagingDestroyEffects } from "../hwpt";
-import { allocObjectId, getContext, getObject, usersOf } from "../objects";
-import type { IommufdRoot, RootEvolve } from "../root";
+import { faultDetachEffects } from "../fault/decide";
+import { decideHwptPagingAlloc } from "../hwpt";
+import { allocObjectId, getContext, getObject } from "../objects";
+import type { IommufdRoot } from "../root";
 import type { IommufdContext, IommufdObject } from "../state";
 
 type Decided = { type: string; data: unknown }[];
@@ -77,71 +83,75 @@ function checkCompat(r: MockPasid, hwpt: IommufdObject): Errno | undefined {
 }
 
 /**
- * The alloc flags of a mock device's auto domain: IOMMU_HWPT_ALLOC_PASID
- * for a device with MOCK_FLAGS_DEVICE_PASID, as Linux allocates auto
- * domains of PASID-capable devices.
- */
-export function mockAutoFlags(dev: { flags?: number }): number {
-  return ((dev.flags ?? 0) & MOCK_FLAGS_DEVICE_PASID) !== 0 ? IOMMU_HWPT_ALLOC_PASID : 0;
-}
-
-/**
  * iommufd_hwpt_pasid_compat() for the RID (MOCK_DOMAIN_REPLACE): while
- * PASIDs of the device are attached, the RID's new HWPT `hwptId` (a new
- * auto domain: `newFlags`) must allow PASIDs, else EINVAL.
+ * PASIDs of the device are attached, the RID's new HWPT `hwptId` must allow
+ * PASIDs, else EINVAL. An id not yet in the table is a new auto domain,
+ * which never does.
  */
 export function checkMockRidCompat(
   context: IommufdContext,
   stdev: IommufdObject,
   hwptId: number,
-  newFlags: number,
 ): Errno | undefined {
   if ((stdev.attachments ?? []).length === 0) return undefined;
-  const existing = context.objects[hwptId];
-  const flags = existing === undefined ? newFlags : (existing.flags ?? 0);
-  return (flags & IOMMU_HWPT_ALLOC_PASID) !== 0
+  return compat(context.objects[hwptId])
     ? undefined
     : errno("EINVAL", "PASIDs are attached: the RID's HWPT must allow PASID");
 }
 
 /**
- * The HWPT `ptId` names for this PASID: a paging or nested HWPT itself, or
- * for an IOAS a PASID-compatible auto domain on it, else a new one (its
- * events returned too). ENOENT no object; EINVAL another type.
+ * The HWPT `ptId` names for this PASID (device.c iommufd_device_change_pt):
+ * a paging or nested HWPT itself. ENOENT no object; EINVAL another type;
+ * for an IOAS, `autoDomainAtPasid`'s refusal.
  */
 function targetOf(
   root: IommufdRoot,
   r: MockPasid,
   ptId: number,
   ctx: Ctx,
-): { hwpt: IommufdObject; events: Decided } | Errno {
+  attach: boolean,
+): IommufdObject | Errno {
   const pt = r.context.objects[ptId];
   if (pt === undefined) return errno("ENOENT", `no object ${ptId}`);
-  if (pt.type === "hwpt_paging" || pt.type === "hwpt_nested") return { hwpt: pt, events: [] };
+  if (pt.type === "hwpt_paging" || pt.type === "hwpt_nested") return pt;
   if (pt.type !== "ioas") return errno("EINVAL", `object ${ptId} is a ${pt.type}`);
-  for (const k in r.context.objects) {
-    const o = r.context.objects[k]!;
-    if (
-      o.type === "hwpt_paging" &&
-      o.autoDomain === true &&
-      o.refs[0] === ptId &&
-      compat(o) &&
-      o.kobj !== undefined
-    )
-      if (root.iommufd.hwDomains[o.kobj] === undefined) return { hwpt: o, events: [] };
-  }
+  return autoDomainAtPasid(root, r, ptId, ctx, attach);
+}
+
+/**
+ * iommufd_device_auto_get_domain at a PASID: every auto domain of IOAS
+ * `ioasId` is tried and refused, then a new one (flags 0) is allocated —
+ * its fault points run — and refused too, as none allows PASIDs. The
+ * refusal is EBUSY for an attach at a PASID already attached (the
+ * device_array insert comes before the compat check), else EINVAL.
+ */
+function autoDomainAtPasid(
+  root: IommufdRoot,
+  r: MockPasid,
+  ioasId: number,
+  ctx: Ctx,
+  attach: boolean,
+): Errno {
+  const busy = attach && mockPasidHwpt(r.stdev, r.pasid) !== undefined;
+  if (busy && autoDomainExists(r.context, ioasId))
+    return errno("EBUSY", `PASID ${r.pasid} is already attached`);
   const hwptId = allocObjectId(r.context);
   if (isErrno(hwptId)) return hwptId;
-  const kobj = root.iommufd.nextKobj;
-  const events = decideHwptPagingAlloc(
-    root,
-    r.context.id,
-    { hwptId, ioasId: ptId, kobj, flags: IOMMU_HWPT_ALLOC_PASID, autoDomain: true },
-    ctx,
-  );
+  const req = { hwptId, ioasId, kobj: root.iommufd.nextKobj, flags: 0, autoDomain: true };
+  const events = decideHwptPagingAlloc(root, r.context.id, req, ctx);
   if (isErrno(events)) return events;
-  const hwpt: IommufdObject = { id: hwptId, type: "hwpt_paging", refs: [ptId], kobj, autoDomain: true };
-  return { hwpt: { ...hwpt, flags: IOMMU_HWPT_ALLOC_PASID }, events: [...events] };
+  return busy
+    ? errno("EBUSY", `PASID ${r.pasid} is already attached`)
+    : errno("EINVAL", "an auto domain is not allocated with IOMMU_HWPT_ALLOC_PASID");
+}
+
+/** Whether IOAS `ioasId` has an auto-domain HWPT (the candidates auto_get_domain tries first). */
+function autoDomainExists(context: IommufdContext, ioasId: number): boolean {
+  for (const k in context.objects) {
+    const o = context.objects[k]!;
+    if (o.type === "hwpt_paging" && o.autoDomain === true && o.refs[0] === ioasId) return true;
+  }
+  return false;
 }
 
 function pasidSet(r: MockPasid, hwpt: number) {
@@ -151,31 +161,16 @@ function pasidSet(r: MockPasid, hwpt: number) {
   };
 }
 
-/** Destroy auto domain `hwptId` when nothing uses it once `events` are applied. */
-function dropIfUnused(root: IommufdRoot, ctxId: number, hwptId: number, events: Decided, evolve: RootEvolve) {
-  sealEpoch();
-  let after = root;
-  for (const e of events) after = evolve(after, e);
-  const c = after.iommufd.contexts[ctxId]!;
-  const hwpt = c.objects[hwptId];
-  if (hwpt?.autoDomain !== true || usersOf(c, hwptId).length > 0) return [];
-  const effects = hwptPagingDestroyEffects(after, ctxId, hwpt);
-  if (isErrno(effects)) return effects;
-  return [
-    ...effects,
-    { type: "iommufd.object.destroyed", data: { ctx: ctxId, id: hwptId, type: hwpt.type } },
-  ];
-}
-
 /**
  * `iommufd.selftest.pasid_attach {ctx, stdevId, pasid, ptId}`: attach the
- * mock device's `pasid` to `ptId`. A PASID already attached is EBUSY,
- * to the same HWPT or another (selftest iommufd_device_pasid: attach does
- * not overwrite, that is replace).
- * Errors: `mockPasid`'s (EBADF, ENOENT, EINVAL); ENOENT/EINVAL `ptId`;
- * EINVAL PASID compatibility; a new auto domain's errors; ENOMEM fault
- * point `iommufd.pasid_attach_alloc` (the group's attach handle).
- * Events: [new auto-domain HWPT], `iommufd.selftest.pasid_set`.
+ * mock device's `pasid` to paging or nested HWPT `ptId` (device.c
+ * iommufd_hw_pagetable_attach at a PASID). A PASID already attached is
+ * EBUSY, to the same HWPT or another (attach does not overwrite, that is
+ * replace).
+ * Errors, in Linux's order: `mockPasid`'s (EBADF, ENOENT, EINVAL); ENOENT /
+ * EINVAL `ptId` (an IOAS: `autoDomainAtPasid`); EBUSY attached; EINVAL
+ * PASID compatibility; ENOMEM fault point `iommufd.pasid_attach_alloc`
+ * (the attach handle). Events: `iommufd.selftest.pasid_set`.
  */
 export function decideMockPasidAttach(
   root: IommufdRoot,
@@ -184,77 +179,78 @@ export function decideMockPasidAttach(
 ): Decided | Errno {
   const r = mockPasid(root, c.ctx, c.stdevId, c.pasid);
   if (isErrno(r)) return r;
-  const target = targetOf(root, r, c.ptId, ctx);
+  const target = targetOf(root, r, c.ptId, ctx, true);
   if (isErrno(target)) return target;
-  const cur = mockPasidHwpt(r.stdev, r.pasid);
-  if (cur !== undefined) return errno("EBUSY", `PASID ${r.pasid} is already attached`);
-  const bad = checkCompat(r, target.hwpt);
+  if (mockPasidHwpt(r.stdev, r.pasid) !== undefined)
+    return errno("EBUSY", `PASID ${r.pasid} is already attached`);
+  const bad = checkCompat(r, target);
   if (bad) return bad;
   const fail = ctx.step("iommufd.pasid_attach_alloc", "ENOMEM");
   if (fail) return fail;
-  return [...target.events, pasidSet(r, target.hwpt.id)];
+  return [pasidSet(r, target.id)];
 }
 
 /**
  * `iommufd.selftest.pasid_replace {ctx, stdevId, pasid, ptId}`: move an
- * attached PASID in one step; the same HWPT changes nothing; the old auto
- * domain goes when nothing uses it any more. The mock driver fails every
- * replace at PASID IOMMU_TEST_PASID_RESERVED (1024) with ENOMEM and keeps
- * the old domain (selftest.c mock_domain_set_dev_pasid_nop).
- * Errors: as attach; EINVAL when the PASID is not attached.
+ * attached PASID in one step (device.c iommufd_device_do_replace →
+ * iommufd_hwpt_replace_device); the same HWPT changes nothing. The old
+ * attachment's pending page requests are answered INVALID. The mock
+ * driver fails a replace at PASID IOMMU_TEST_PASID_RESERVED (1024) of an
+ * attached PASID with ENOMEM and keeps the old domain (selftest.c
+ * mock_domain_set_dev_pasid_nop).
+ * Errors, in Linux's order: `mockPasid`'s; ENOENT / EINVAL `ptId` (an
+ * IOAS: EINVAL); EINVAL the PASID is not attached; EINVAL PASID
+ * compatibility; ENOMEM fault point `iommufd.pasid_replace_alloc` (the new
+ * attach handle); ENOMEM at PASID 1024.
  */
 export function decideMockPasidReplace(
   root: IommufdRoot,
   c: { ctx: number; stdevId: number; pasid: number; ptId: number },
   ctx: Ctx,
-  evolve: RootEvolve,
 ): Decided | Errno {
   const r = mockPasid(root, c.ctx, c.stdevId, c.pasid);
   if (isErrno(r)) return r;
+  const target = targetOf(root, r, c.ptId, ctx, false);
+  if (isErrno(target)) return target;
   const cur = mockPasidHwpt(r.stdev, r.pasid);
   if (cur === undefined) return errno("EINVAL", `PASID ${r.pasid} is not attached`);
-  const target = targetOf(root, r, c.ptId, ctx);
-  if (isErrno(target)) return target;
-  if (target.hwpt.id === cur) return [];
-  const bad = checkCompat(r, target.hwpt);
+  if (target.id === cur) return [];
+  const bad = checkCompat(r, target);
   if (bad) return bad;
+  const fail = ctx.step("iommufd.pasid_replace_alloc", "ENOMEM");
+  if (fail) return fail;
   if (r.pasid === IOMMU_TEST_PASID_RESERVED)
     return errno("ENOMEM", "the mock driver fails replaces at PASID 1024");
-  const events = [...target.events, pasidSet(r, target.hwpt.id)];
-  const dropped = dropIfUnused(root, r.context.id, cur, events, evolve);
-  return isErrno(dropped) ? dropped : [...events, ...dropped];
+  return [...faultDetachEffects(root, r.context.id, r.idev.id, r.pasid), pasidSet(r, target.id)];
 }
 
 /**
- * `iommufd.selftest.pasid_detach {ctx, stdevId, pasid}`: detach a PASID;
- * one not attached is left alone (no events). An auto domain left without
- * users is destroyed. Errors: `mockPasid`'s.
+ * `iommufd.selftest.pasid_detach {ctx, stdevId, pasid}`: detach a PASID
+ * (device.c iommufd_hw_pagetable_detach → iommufd_hwpt_detach_device): its
+ * pending page requests are answered INVALID, then the attachment goes. A
+ * PASID not attached is left alone (no events). Errors: `mockPasid`'s.
  */
 export function decideMockPasidDetach(
   root: IommufdRoot,
   c: { ctx: number; stdevId: number; pasid: number },
-  evolve: RootEvolve,
 ): Decided | Errno {
   const r = mockPasid(root, c.ctx, c.stdevId, c.pasid);
   if (isErrno(r)) return r;
-  const cur = mockPasidHwpt(r.stdev, r.pasid);
-  if (cur === undefined) return [];
-  const events = [pasidSet(r, 0)];
-  const dropped = dropIfUnused(root, r.context.id, cur, events, evolve);
-  return isErrno(dropped) ? dropped : [...events, ...dropped];
+  if (mockPasidHwpt(r.stdev, r.pasid) === undefined) return [];
+  return [...faultDetachEffects(root, r.context.id, r.idev.id, r.pasid), pasidSet(r, 0)];
 }
 
 /**
  * The PASID detaches that destroying selftest object `stdev` starts with
  * (Linux expects them done first; the model does them): every PASID's
- * attachment goes. Auto domains they leave unused go with the context's
- * close or an IOMMU_DESTROY, like any HWPT without users.
+ * pending page requests are answered INVALID and its attachment goes.
  */
-export function mockPasidDetachAll(stdev: IommufdObject, ctxId: number): Decided {
-  return (stdev.attachments ?? []).map((a) => ({
-    type: "iommufd.selftest.pasid_set",
-    data: { ctx: ctxId, id: stdev.id, pasid: a.pasid, hwpt: 0 },
-  }));
+export function mockPasidDetachAll(root: IommufdRoot, stdev: IommufdObject, ctxId: number): Decided {
+  const idevId = stdev.refs[0]!;
+  return (stdev.attachments ?? []).flatMap((a) => [
+    ...faultDetachEffects(root, ctxId, idevId, a.pasid),
+    { type: "iommufd.selftest.pasid_set", data: { ctx: ctxId, id: stdev.id, pasid: a.pasid, hwpt: 0 } },
+  ]);
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE (Linux selftest.c
  * iommufd_test_mock_domain_replace → device.c iommufd_device_replace): move
- * the selftest object's device to another IOAS (auto domain) or paging
- * HWPT in one step; an auto-domain HWPT it leaves without devices goes.
+ * the selftest object's device to another IOAS (auto domain, flags 0), a
+ * paging HWPT or a nested HWPT in one step; an auto-domain HWPT it leaves
+ * without devices goes.
  */
 import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
@@ -11,7 +12,7 @@ import { destroyEffects } from "../destroy-hooks";
 import { faultDetachEffects } from "../fault/attach";
 import { getContext, getObject, usersOf } from "../objects";
 import type { IommufdRoot } from "../root";
-import { checkMockRidCompat, mockAutoFlags } from "./pasid";
+import { checkMockRidCompat } from "./pasid";
 
 type Decided = { type: string; data: unknown }[];
 
@@ -35,11 +36,10 @@ export function decideMockDomainReplace(
   const idev = context.objects[sobj.refs[0]!]!;
   const oldId = idev.refs[0];
   if (oldId === undefined) return errno("EINVAL", "the device is not attached");
-  const autoFlags = mockAutoFlags(idev);
-  const target = resolveAttachTarget(root, context, c.ptId, [], root.iommufd.nextKobj, ctx, autoFlags);
+  const target = resolveAttachTarget(root, context, c.ptId, [], root.iommufd.nextKobj, ctx);
   if (isErrno(target)) return target;
   if (target.hwptId === oldId) return [];
-  const incompatible = checkMockRidCompat(context, sobj, target.hwptId, autoFlags);
+  const incompatible = checkMockRidCompat(context, sobj, target.hwptId);
   if (incompatible) return incompatible;
   const events: Decided = [
     ...target.events,
