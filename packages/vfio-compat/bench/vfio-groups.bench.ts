@@ -1,9 +1,11 @@
 /**
- * Benchmarks of the VFIO group and cdev paths (issue #9): what opening a
- * device costs on top of iommufd — bind, attach to an auto domain on VT-d
- * unit 0 (context + PASID-table entries, the domain filled with the IOAS's
- * 16 mapped pages, the MSI window reserved), then the unbind on close.
- * Bytes in/out through the group / device ioctl entry points.
+ * Benchmarks of the VFIO group and cdev paths (issue #9): what joining a
+ * group to its container costs on top of iommufd — SET_CONTAINER binds
+ * nic0 and attaches it to an auto domain on VT-d unit 0 (context +
+ * PASID-table entries, the domain filled with the compat IOAS's 16 mapped
+ * pages, the MSI window reserved), UNSET_CONTAINER unbinds it — and what
+ * opening a device file on that binding costs. Bytes in/out through the
+ * group / device ioctl entry points.
  */
 import type { EventLog, Message } from "@iommu-sim/eventlog";
 import { iommufdIoctl, processMemory } from "@iommu-sim/iommufd";
@@ -89,13 +91,32 @@ function world(vfio: boolean): World {
 let w: World;
 const getStatus = struct(8, [[0, 4, 8]]);
 const nicName = new Uint8Array([..."0000:03:00.0"].map((c) => c.charCodeAt(0)).concat(0));
+const noArg = new Uint8Array(0);
 
 export default [
+  {
+    name: "vfio-compat.group.setContainer",
+    kind: "latency",
+    unit: "µs",
+    doc: "VFIO_GROUP_UNSET_CONTAINER (detach, domain freed, unbind) + VFIO_GROUP_SET_CONTAINER (bind nic0, auto domain on VT-d, fill 16 pages, MSI window reserved), per pair",
+    opsPerIteration: ROUNDS,
+    setup() {
+      w = world(true);
+    },
+    iteration() {
+      const fd = struct(4, [[0, 4, w.ctx]]);
+      for (let i = 0; i < ROUNDS; i++) {
+        if (vfioGroupIoctl(w.env, 2, VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER, noArg) !== 0)
+          throw new Error("unset");
+        if (vfioGroupIoctl(w.env, 2, VFIO_IOCTL.VFIO_GROUP_SET_CONTAINER, fd) !== 0) throw new Error("set");
+      }
+    },
+  },
   {
     name: "vfio-compat.group.deviceFd",
     kind: "latency",
     unit: "µs",
-    doc: "VFIO_GROUP_GET_DEVICE_FD of nic0 (bind, auto domain on VT-d, fill 16 pages, MSI window reserved) + close (detach, domain freed, unbind), per pair",
+    doc: "VFIO_GROUP_GET_DEVICE_FD of nic0 (bound at SET_CONTAINER: the file only) + close, per pair",
     opsPerIteration: ROUNDS,
     setup() {
       w = world(true);

@@ -1,19 +1,23 @@
 /**
- * VFIO group files on an iommufd container, with Linux's semantics
- * (drivers/vfio/group.c, drivers/iommu/iommufd/vfio_compat.c): one open per
- * group, GET_STATUS, SET/UNSET_CONTAINER creating the compat IOAS,
- * GET_DEVICE_FD binding and attaching the device on its first open,
- * viability, and release.
+ * VFIO group files on an iommufd container (drivers/vfio/group.c,
+ * drivers/iommu/iommufd/vfio_compat.c) with the issue's semantics: one open
+ * per group, GET_STATUS, SET_CONTAINER creating the compat IOAS and binding
+ * + attaching every device of the group to it (EPERM for a group that is
+ * not viable), GET_DEVICE_FD only making a file, UNSET_CONTAINER (EBUSY
+ * with device files open) and release unbinding the group.
  *
  * The default platform: accel0 (RID 00:02.0, group 1), nic0 (RID 03:00.0,
  * group 2) behind VT-d unit 0; gpu0 (group 3) behind the SMMU.
  */
+import { translate, type VtdRoot } from "@iommu-sim/hw-vtd";
+import { userVaToPa } from "@iommu-sim/iopt";
 import { IOMMU_IOCTL, IOMMU_VFIO_IOAS_SET, isErrno, VFIO_IOCTL } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
 import { bytes, view } from "./harness";
-import { cString, Machine, TWO_DEVICE_GROUP } from "./vfio-harness";
+import { cString, Machine, PID, TWO_DEVICE_GROUP } from "./vfio-harness";
 
 const EBADF = -9;
+const EBUSY = -16;
 const EPERM = -1;
 const ENODEV = -19;
 const EINVAL = -22;
@@ -86,12 +90,15 @@ describe("VFIO_GROUP_SET_CONTAINER / UNSET_CONTAINER", () => {
     m.open("/dev/vfio/2");
     expect(m.setContainer(2, a)).toBe(0);
     expect(m.compatIoas(a)).toEqual([0, 1]);
-    expect(m.objects(a)).toEqual({ 1: "ioas" });
-    // A second group on the same container shares it: the IOAS allocated meanwhile is dropped again.
+    // nic0 bound (device 2) and attached to the compat IOAS through its auto domain (3)
+    expect(m.objects(a)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging" });
+    // A second group on the same container shares it: the IOAS allocated meanwhile is dropped
+    // again (its id is not taken); accel0, on the same VT-d unit, shares the auto domain.
     m.open("/dev/vfio/1");
     expect(m.setContainer(1, a)).toBe(0);
-    expect(m.objects(a)).toEqual({ 1: "ioas" });
-    expect(m.ioasAlloc(a)).toBe(2); // id 2 was never taken
+    expect(m.objects(a)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging", 4: "device:accel0" });
+    expect(m.state.iommufd.contexts[a]!.objects[4]!.attachments).toEqual([{ pasid: 0, hwpt: 3 }]);
+    expect(m.ioasAlloc(a)).toBe(5);
     // A context whose compat IOAS was set by hand keeps it.
     const b = m.openIommufd(false);
     const ioas = m.ioasAlloc(b);
@@ -108,10 +115,10 @@ describe("VFIO_GROUP_SET_CONTAINER / UNSET_CONTAINER", () => {
     ).toBe(0);
     m.open("/dev/vfio/3");
     expect(m.setContainer(3, b)).toBe(0);
-    expect(m.objects(b)).toEqual({ 1: "ioas" });
+    expect(m.objects(b)).toEqual({ 1: "ioas", 2: "device:gpu0", 3: "hwpt_paging" });
   });
 
-  it("UNSET without a container is EINVAL; after it the container ioctls lose the group, the IOAS stays", () => {
+  it("UNSET without a container is EINVAL; UNSET unbinds the group's devices, the IOAS stays", () => {
     const m = new Machine();
     m.open("/dev/vfio/2");
     expect(m.group(2, VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER)).toBe(EINVAL);
@@ -119,8 +126,61 @@ describe("VFIO_GROUP_SET_CONTAINER / UNSET_CONTAINER", () => {
     expect(m.setContainer(2, ctx)).toBe(0);
     expect(m.group(2, VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER)).toBe(0);
     expect(m.status(2)).toEqual([0, VIABLE]);
+    // nic0 detached and unbound; its auto domain had no other user and went too
+    expect(m.objects(ctx)).toEqual({ 1: "ioas" });
     expect(m.compatIoas(ctx)).toEqual([0, 1]); // the compat IOAS is an ordinary object of the context
-    expect(m.setContainer(2, ctx)).toBe(0); // and can be set again
+    expect(m.setContainer(2, ctx)).toBe(0); // and can be set again: the lowest free ids are reused
+    expect(m.objects(ctx)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging" });
+  });
+
+  it("UNSET is EBUSY while a device file of the group is open (legacy container_users != 1)", () => {
+    const m = new Machine();
+    m.open("/dev/vfio/2");
+    const ctx = m.openIommufd();
+    m.setContainer(2, ctx);
+    const fd = m.deviceFd(2, "0000:03:00.0");
+    expect(m.group(2, VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER)).toBe(EBUSY);
+    expect(m.status(2)).toEqual([0, CONTAINER_SET | VIABLE]);
+    expect(m.objects(ctx)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging" });
+    m.env.dispatch({ type: "vfio.device.close", data: { file: fd } });
+    expect(m.group(2, VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER)).toBe(0);
+    expect(m.objects(ctx)).toEqual({ 1: "ioas" });
+  });
+
+  it("binds and attaches every device of a multi-device group; both RIDs translate through one domain", () => {
+    const m = new Machine(TWO_DEVICE_GROUP);
+    const ctx = m.openIommufd();
+    m.open("/dev/vfio/7");
+    expect(m.setContainer(7, ctx)).toBe(0);
+    expect(m.objects(ctx)).toEqual({ 1: "ioas", 2: "device:nica", 3: "hwpt_paging", 4: "device:nicb" });
+    const c = m.state.iommufd.contexts[ctx]!;
+    expect(c.objects[2]!.attachments).toEqual([{ pasid: 0, hwpt: 3 }]);
+    expect(c.objects[4]!.attachments).toEqual([{ pasid: 0, hwpt: 3 }]);
+    // A mapping made afterwards reaches both functions (RIDs 01:00.0 and 01:00.1) at the same frame.
+    const va = m.mmap(0x1000n);
+    const map = bytes(32, [
+      [0, 4, 32],
+      [4, 4, 3],
+      [8, 8, va],
+      [16, 8, 0x4000n],
+      [24, 8, 0x1000n],
+    ]);
+    expect(m.ioctl(ctx, VFIO_IOCTL.VFIO_IOMMU_MAP_DMA, map)).toBe(0);
+    const pa = userVaToPa(m.state.mm, PID, va) as number;
+    for (const rid of [0x100, 0x101])
+      expect(
+        translate(m.state as unknown as VtdRoot, 0, { rid, iova: 0x4010n, length: 8, write: true }),
+      ).toEqual({
+        kind: "ok",
+        runs: [{ pa: BigInt(pa) + 0x10n, length: 8 }],
+      });
+    // the lone device's group is untouched
+    expect(m.status(8)[0]).toBe(EBADF);
+    expect(
+      translate(m.state as unknown as VtdRoot, 0, { rid: 0x200, iova: 0x4000n, length: 8, write: false }),
+    ).toMatchObject({
+      kind: "fault",
+    });
   });
 
   it("closing the container's context lets the group go", () => {
@@ -136,7 +196,7 @@ describe("VFIO_GROUP_SET_CONTAINER / UNSET_CONTAINER", () => {
 });
 
 describe("VFIO_GROUP_GET_DEVICE_FD", () => {
-  it("binds the device and attaches it to the compat IOAS on its first open; later opens share it", () => {
+  it("opens a file on the binding SET_CONTAINER made; every open shares it", () => {
     const m = new Machine();
     m.open("/dev/vfio/2");
     const ctx = m.openIommufd();
@@ -145,9 +205,10 @@ describe("VFIO_GROUP_GET_DEVICE_FD", () => {
     expect(m.deviceFd(2, "nic0")).toBe(ENODEV); // dev_name() is the PCI name
     expect(m.deviceFd(2, "0000:00:02.0")).toBe(ENODEV); // accel0 is in group 1
     expect(m.deviceFd(2, "0000:03:00.0")).toBe(1);
-    // IOAS 1 (compat), device 2, its auto domain 3 on the IOAS
+    // IOAS 1 (compat), device 2, its auto domain 3 on the IOAS — as SET_CONTAINER left them
     expect(m.objects(ctx)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging" });
     expect(m.state.iommufd.contexts[ctx]!.objects[2]!.attachments).toEqual([{ pasid: 0, hwpt: 3 }]);
+    expect(m.state.vfio.files[1]).toEqual({ id: 1, device: "nic0", group: 2, ctx, devId: 2 });
     // trailing spaces match too (vfio_pci_core_match); options need SR-IOV
     expect(m.deviceFd(2, "0000:03:00.0  ")).toBe(2);
     expect(m.deviceFd(2, "0000:03:00.0 vf_token=2ab74924-c335-45f4-9b16-8569e5b08258")).toBe(EINVAL);
@@ -166,7 +227,7 @@ describe("VFIO_GROUP_GET_DEVICE_FD", () => {
     expect(m.group(2, VFIO_IOCTL.VFIO_GROUP_GET_DEVICE_FD, longest)).toBe(ENODEV);
   });
 
-  it("a device file's last close unbinds the device; its auto domain goes with it", () => {
+  it("closing device files leaves the device bound (the group owns it); the group's release unbinds", () => {
     const m = new Machine();
     m.open("/dev/vfio/2");
     const ctx = m.openIommufd();
@@ -174,8 +235,9 @@ describe("VFIO_GROUP_GET_DEVICE_FD", () => {
     const a = m.deviceFd(2, "0000:03:00.0");
     const b = m.deviceFd(2, "0000:03:00.0");
     m.env.dispatch({ type: "vfio.device.close", data: { file: a } });
-    expect(m.objects(ctx)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging" });
     m.env.dispatch({ type: "vfio.device.close", data: { file: b } });
+    expect(m.objects(ctx)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging" });
+    m.env.dispatch({ type: "vfio.group.close", data: { group: 2 } });
     expect(m.objects(ctx)).toEqual({ 1: "ioas" });
   });
 
@@ -189,39 +251,53 @@ describe("VFIO_GROUP_GET_DEVICE_FD", () => {
     expect(m.status(2)[0]).toBe(EBADF); // the program's fd is gone
     expect(m.open("/dev/vfio/2")).toMatchObject({ name: "EBUSY" });
     expect(m.device(fd, VFIO_IOCTL.VFIO_DEVICE_GET_INFO, bytes(20, [[0, 4, 20]]))).toBe(0);
+    expect(m.objects(ctx)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging" }); // still bound
     m.env.dispatch({ type: "vfio.device.close", data: { file: fd } });
+    expect(m.objects(ctx)).toEqual({ 1: "ioas" }); // released with the group
     expect(m.open("/dev/vfio/2")).toBe(2);
     expect(m.status(2)).toEqual([0, VIABLE]); // its container went with the old file
   });
 });
 
 describe("viability: every device of a group must be usable by one owner", () => {
-  it("a device bound to another iommufd makes the group not viable and GET_DEVICE_FD EPERM", () => {
+  it("a device of the group bound to any iommufd makes the group not viable and SET_CONTAINER EPERM", () => {
     const m = new Machine(TWO_DEVICE_GROUP);
     const a = m.openIommufd();
-    const b = m.openIommufd();
+    const b = m.openIommufd(false);
+    // nicb bound to b by iommufd itself (as a driver holding it would)
+    const bound = m.log.dispatch({ type: "iommufd.device.bind", data: { ctx: b, device: "nicb" } });
+    expect(isErrno(bound)).toBe(false);
     m.open("/dev/vfio/7");
-    expect(m.setContainer(7, a)).toBe(0);
-    expect(m.deviceFd(7, "0000:01:00.0")).toBe(1); // nica, bound to a
-    expect(m.group(7, VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER)).toBe(0);
-    // nica stays bound to a (Linux lets an iommufd container go with devices open)
     expect(m.status(7)).toEqual([0, 0]);
-    expect(m.setContainer(7, b)).toBe(0);
-    expect(m.status(7)).toEqual([0, CONTAINER_SET | VIABLE]);
-    expect(m.deviceFd(7, "0000:01:00.1")).toBe(EPERM); // nicb: the group's DMA is owned by a
-    expect(m.objects(b)).toEqual({ 1: "ioas" });
+    expect(m.setContainer(7, a)).toBe(EPERM); // iommu_group_claim_dma_owner: owner_cnt != 0
+    expect(m.setContainer(7, b)).toBe(EPERM); // whoever the owner is
+    expect(m.objects(a)).toEqual({}); // refused before anything was made
+    expect(m.objects(b)).toEqual({ 1: "device:nicb" });
     // the other group is unaffected
     m.open("/dev/vfio/8");
-    expect(m.setContainer(8, b)).toBe(0);
-    expect(m.deviceFd(8, "0000:02:00.0")).toBe(2);
+    expect(m.setContainer(8, a)).toBe(0);
+    expect(m.objects(a)).toEqual({ 1: "ioas", 2: "device:ssd0", 3: "hwpt_paging" });
+    // once nicb is let go, group 7 joins the container: both devices on the shared domain
+    expect(isErrno(m.log.dispatch({ type: "iommufd.device.unbind", data: { ctx: b, devId: 1 } }))).toBe(
+      false,
+    );
+    expect(m.status(7)).toEqual([0, VIABLE]);
+    expect(m.setContainer(7, a)).toBe(0);
+    expect(m.objects(a)).toEqual({
+      1: "ioas",
+      2: "device:ssd0",
+      3: "hwpt_paging",
+      4: "device:nica",
+      5: "device:nicb",
+    });
   });
 
-  it("GET_DEVICE_FD needs the compat IOAS: destroyed by hand → ENODEV, nothing bound", () => {
+  it("the compat IOAS cannot be destroyed under the group's devices (EBUSY); after UNSET it can", () => {
     const m = new Machine();
     m.open("/dev/vfio/2");
     const ctx = m.openIommufd();
     m.setContainer(2, ctx);
-    expect(
+    const destroy = () =>
       m.ioctl(
         ctx,
         IOMMU_IOCTL.IOMMU_DESTROY,
@@ -229,11 +305,14 @@ describe("viability: every device of a group must be usable by one owner", () =>
           [0, 4, 8],
           [4, 4, 1],
         ]),
-      ),
-    ).toBe(0);
-    expect(m.deviceFd(2, "0000:03:00.0")).toBe(ENODEV);
-    expect(m.objects(ctx)).toEqual({});
-    expect(isErrno(m.open("/dev/vfio/devices/vfio1"))).toBe(false);
+      );
+    expect(destroy()).toBe(EBUSY);
+    expect(m.group(2, VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER)).toBe(0);
+    expect(destroy()).toBe(0);
+    expect(m.compatIoas(ctx)[0]).toBe(ENODEV);
+    // SET_CONTAINER again makes a new compat IOAS
+    expect(m.setContainer(2, ctx)).toBe(0);
+    expect(m.objects(ctx)).toEqual({ 1: "ioas", 2: "device:nic0", 3: "hwpt_paging" });
   });
 });
 
@@ -257,13 +336,11 @@ describe("several groups in one container", () => {
   it("devices on one VT-d unit share the compat IOAS's auto domain; an SMMU device gets its own", () => {
     const m = new Machine();
     const ctx = m.openIommufd();
-    for (const g of [1, 2, 3]) {
+    for (const g of [2, 1, 3]) {
       expect(m.open(`/dev/vfio/${g}`)).toBe(g);
       expect(m.setContainer(g, ctx)).toBe(0);
     }
-    expect(m.deviceFd(2, "0000:03:00.0")).toBe(1); // nic0
-    expect(m.deviceFd(1, "0000:00:02.0")).toBe(2); // accel0: same unit, same PASID-capable auto domain
-    expect(m.deviceFd(3, "0000:00:01.0")).toBe(3); // gpu0 behind the SMMU
+    // nic0 (group 2) first; accel0: same unit, same PASID-capable auto domain; gpu0 behind the SMMU
     expect(m.objects(ctx)).toEqual({
       1: "ioas",
       2: "device:nic0",

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { vfioIommufdRelease } from "../src/index";
 import { Machine } from "./vfio-harness";
 
+const EINVAL = -22;
 const types = (r: unknown) => (isErrno(r) ? [r.name] : (r as { type: string }[]).map((e) => e.type));
 
 describe("vfio.iommufd.release", () => {
@@ -60,6 +61,28 @@ describe("vfio.iommufd.release", () => {
     expect(m.group(2, VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER)).toBe(0);
     expect(m.state.iommufd.contexts[ctx]).toBeUndefined();
     expect(m.status(2)).toEqual([0, 1]);
+  });
+
+  it("the group alone holds a released container: its devices stay attached until the group file closes", () => {
+    const m = new Machine();
+    const ctx = m.openIommufd();
+    m.open("/dev/vfio/2");
+    m.setContainer(2, ctx);
+    vfioIommufdRelease(m.env, ctx);
+    expect(m.state.iommufd.contexts[ctx]!.objects[2]!.attachments).toEqual([{ pasid: 0, hwpt: 3 }]);
+    expect(m.setContainer(2, ctx)).toBe(EINVAL); // the group has its container still
+    // nic0 unbound (its auto domain with it), the group closed, then the context's last reference
+    // goes: its compat IOAS is destroyed and it closes.
+    const closed = types(m.env.dispatch({ type: "vfio.group.close", data: { group: 2 } }));
+    expect(closed.indexOf("vfio.group.closed")).toBeGreaterThan(0);
+    expect(closed.slice(closed.indexOf("vfio.group.closed"))).toEqual([
+      "vfio.group.closed",
+      "ioas.destroyed",
+      "iommufd.object.destroyed",
+      "iommufd.closed",
+    ]);
+    expect(m.state.iommufd.contexts[ctx]).toBeUndefined();
+    expect(m.state.vfio).toMatchObject({ groups: {}, files: {}, released: {} });
   });
 
   it("a bound cdev file holds its /dev/iommu context", () => {

@@ -3,8 +3,10 @@
  * two-device group answers exactly what a naive model of Linux's rules says
  * — one open per group file, the group and cdev paths excluding each other
  * (vfio_group_fops_open / vfio_device_block_group), a device opened by one
- * cdev file at a time, the first open binding and the last close unbinding,
- * a group's DMA owned by one iommufd (EPERM) — and iommufd's device objects
+ * cdev file at a time, SET_CONTAINER binding the whole group and
+ * UNSET_CONTAINER (EBUSY with device files open) or the group's release
+ * unbinding it, a bound cdev file unbinding on close, a group's DMA owned
+ * by one iommufd (EPERM) — and iommufd's device objects
  * are exactly the devices the model has open, in the contexts it says —
  * and a context whose fd was closed lives exactly as long as a group or a
  * bound device holds it.
@@ -45,7 +47,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 class Model {
   groups = new Map<number, { ctx?: number; fileOpen: boolean }>();
   files = new Map<number, { d: number; group?: number; ctx?: number }>();
-  /** device → ctx it is bound to (while it has openers). */
+  /** device → ctx it is bound to (by its group's container or its bound cdev file). */
   bound = new Map<number, number>();
   /** Contexts whose fd the program closed. */
   released = new Set<number>();
@@ -77,10 +79,19 @@ class Model {
       if (f.group === undefined && f.ctx !== undefined && DEVICES[f.d]!.group === g) return true;
     return false;
   }
+  groupHasFiles(g: number): boolean {
+    return [...this.files.values()].some((f) => f.group === g);
+  }
+  /** The group's devices leave its container's context. */
+  unbindGroup(g: number): void {
+    for (const x of DEVICES) if (x.group === g) this.bound.delete(x.index);
+  }
   dropGroupIfDone(g: number): void {
     const grp = this.groups.get(g);
-    if (grp !== undefined && !grp.fileOpen && ![...this.files.values()].some((f) => f.group === g))
+    if (grp !== undefined && !grp.fileOpen && !this.groupHasFiles(g)) {
+      if (grp.ctx !== undefined) this.unbindGroup(g);
       this.groups.delete(g);
+    }
   }
 
   apply(o: Op, ctxs: [number, number]): number {
@@ -102,13 +113,18 @@ class Model {
         if (g?.fileOpen !== true) return -9;
         if (this.released.has(ctxs[o.c])) return -9;
         if (g.ctx !== undefined) return -22;
+        // not viable: a device of the group is bound anywhere (iommu_group_claim_dma_owner)
+        if (DEVICES.some((x) => x.group === o.g && this.bound.has(x.index))) return -1;
         g.ctx = ctxs[o.c];
+        for (const x of DEVICES) if (x.group === o.g) this.bound.set(x.index, g.ctx);
         return 0;
       }
       case "unset": {
         const g = this.groups.get(o.g);
         if (g?.fileOpen !== true) return -9;
         if (g.ctx === undefined) return -22;
+        if (this.groupHasFiles(o.g)) return -16;
+        this.unbindGroup(o.g);
         delete g.ctx;
         return 0;
       }
@@ -117,11 +133,7 @@ class Model {
         if (g?.fileOpen !== true) return -9;
         if (DEVICES[o.d]!.group !== o.g) return -19;
         if (g.ctx === undefined) return -22;
-        if (this.openers(o.d) === 0) {
-          if (this.ownedElsewhere(o.g, g.ctx)) return -1;
-          this.bound.set(o.d, g.ctx);
-        }
-        this.files.set(this.nextFile, { d: o.d, group: o.g, ctx: this.bound.get(o.d)! });
+        this.files.set(this.nextFile, { d: o.d, group: o.g, ctx: g.ctx });
         return this.nextFile++;
       }
       case "cdevOpen":
@@ -144,7 +156,7 @@ class Model {
         const f = this.files.get(o.f);
         if (f === undefined) return -9;
         this.files.delete(o.f);
-        if (this.openers(f.d) === 0) this.bound.delete(f.d);
+        if (f.group === undefined && f.ctx !== undefined) this.bound.delete(f.d);
         if (f.group !== undefined) this.dropGroupIfDone(f.group);
         return 0;
       }
@@ -213,6 +225,32 @@ describe("group/cdev exclusivity against a naive model", () => {
         numRuns: 200,
         // the chains that matter, besides the random ones: a held context closing with its last holder
         examples: [
+          // UNSET is EBUSY while a device file is open; the whole group is bound, then unbound
+          [
+            [
+              { op: "openGroup", g: 7 },
+              { op: "set", g: 7, c: 0 },
+              { op: "getFd", g: 7, d: 1 },
+              { op: "unset", g: 7 },
+              { op: "close", f: 1 },
+              { op: "unset", g: 7 },
+              { op: "set", g: 7, c: 1 },
+            ],
+          ],
+          // a bound cdev blocks its group (EBUSY); once closed the group binds to one context, is released, binds to another
+          [
+            [
+              { op: "cdevOpen", d: 0 },
+              { op: "bind", f: 1, c: 1 },
+              { op: "openGroup", g: 7 },
+              { op: "close", f: 1 },
+              { op: "openGroup", g: 7 },
+              { op: "set", g: 7, c: 0 },
+              { op: "closeGroup", g: 7 },
+              { op: "openGroup", g: 7 },
+              { op: "set", g: 7, c: 1 },
+            ],
+          ],
           [
             [
               { op: "openGroup", g: 7 },

@@ -17,6 +17,7 @@ import {
 import { bytesArg, userArg, type VfioArg } from "../arg";
 import { groupDevices, pciName } from "./devices";
 import { fdIsOpen, iommufdOfFd, type VfioEnv } from "./env";
+import { groupBindings } from "./group-binding";
 import type { VfioRoot } from "./state";
 
 const ENOTTY = -25;
@@ -34,31 +35,20 @@ export function vfioGroupOpen(env: VfioEnv, group: number): number | Errno {
   return isErrno(r) ? r : group;
 }
 
-/** Release the group file (its last fd closed): the container is let go, now or with the group's last device file. */
+/**
+ * Release the group file (its last fd closed): its devices are unbound and
+ * the container let go, now or with the group's last device file.
+ */
 export function vfioGroupRelease(env: VfioEnv, group: number): void {
   // Release cannot fail; a group that is not open has nothing to release.
   env.dispatch({ type: "vfio.group.close", data: { group } });
 }
 
 /**
- * Whether some iommufd context other than the group's container owns the
- * group's DMA (iommu_group_dma_owner_claimed(): a device of the group is
- * bound to it).
- */
-function dmaOwnerClaimed(root: VfioRoot, group: number): boolean {
-  const names = new Set(groupDevices(root.iommufd, group).map((d) => d.name));
-  for (const k in root.iommufd.contexts) {
-    const objects = root.iommufd.contexts[k]!.objects;
-    for (const o in objects) if (names.has(objects[o]!.device ?? "")) return true;
-  }
-  return false;
-}
-
-/**
  * VFIO_GROUP_GET_STATUS: EFAULT reading the 8 bytes; EINVAL argsz < 8;
  * flags = CONTAINER_SET | VIABLE with a container, else VIABLE unless a
  * device of the group is bound to some iommufd (its DMA owner is claimed,
- * so GET_DEVICE_FD would fail). The 8 bytes are written back.
+ * so SET_CONTAINER would be EPERM). The 8 bytes are written back.
  */
 function getStatus(root: VfioRoot, group: number, arg: VfioArg): number {
   const bytes = arg.read(0, vfioGroupStatus.minSize);
@@ -68,7 +58,7 @@ function getStatus(root: VfioRoot, group: number, arg: VfioArg): number {
   const g = root.vfio.groups[group]!;
   let flags = 0;
   if (g.ctx !== undefined) flags = VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE;
-  else if (!dmaOwnerClaimed(root, group)) flags = VFIO_GROUP_FLAGS_VIABLE;
+  else if (groupBindings(root, group).length === 0) flags = VFIO_GROUP_FLAGS_VIABLE;
   return arg.write(0, vfioGroupStatus.encode({ argsz: status.argsz, flags }))?.ret ?? 0;
 }
 
@@ -76,7 +66,8 @@ function getStatus(root: VfioRoot, group: number, arg: VfioArg): number {
  * VFIO_GROUP_SET_CONTAINER(int *fd), in Linux's order: EFAULT reading the
  * int; EBADF not an open fd; EINVAL the group has a container; EBADFD not
  * an iommufd (a /dev/iommu or /dev/vfio/vfio open); then
- * `vfio.group.set_container` (the compat IOAS made if missing).
+ * `vfio.group.set_container`: EPERM not viable, the compat IOAS made if
+ * missing, every device of the group bound and attached to it.
  */
 function setContainer(env: VfioEnv, group: number, arg: VfioArg): number {
   const bytes = arg.read(0, 4);
@@ -143,8 +134,8 @@ function matches(buf: string, rid: number): boolean | Errno {
  * VFIO_GROUP_GET_DEVICE_FD(char *name) → a new device file's fd: the name
  * (`readName`: EFAULT, EINVAL), matched against the group's devices
  * (ENODEV none, EINVAL bad options), then `vfio.device.open` (EINVAL no
- * container; the first open binds and attaches: EPERM not viable, …);
- * then the fd is installed (its −errno closes the file again).
+ * container; ENOMEM; the device is bound and attached already, since
+ * SET_CONTAINER); then the fd is installed (its −errno closes the file again).
  */
 function getDeviceFd(env: VfioEnv, group: number, arg: VfioArg): number {
   const buf = readName(arg);
@@ -180,6 +171,7 @@ export function vfioGroupIoctlArg(env: VfioEnv, group: number, request: number, 
       return getStatus(root, group, arg);
     case VFIO_IOCTL.VFIO_GROUP_SET_CONTAINER:
       return setContainer(env, group, arg);
+    // EINVAL no container, EBUSY device files open; else the devices are unbound.
     case VFIO_IOCTL.VFIO_GROUP_UNSET_CONTAINER: {
       const r = env.dispatch({ type: "vfio.group.unset_container", data: { group } });
       return isErrno(r) ? r.ret : 0;

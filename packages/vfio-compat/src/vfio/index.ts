@@ -25,8 +25,16 @@ export {
   decideGroupOpen,
   decideSetContainer,
   decideUnsetContainer,
+  groupHasDeviceFiles,
   openGroup,
 } from "./group";
+export {
+  bindGroup,
+  checkViable,
+  type GroupBinding,
+  groupBindings,
+  unbindGroup,
+} from "./group-binding";
 export {
   vfioGroupIoctl,
   vfioGroupIoctlArg,

@@ -62,11 +62,11 @@ export function createVfio(
           return out(decideSetContainer(root, c.data, ctx, evolve));
         // Letting go of a context may be its last reference: withReleases closes it then.
         case "vfio.group.unset_container":
-          return out(withReleases(root, decideUnsetContainer(root, c.data.group), evolve));
+          return out(withReleases(root, decideUnsetContainer(root, c.data.group, evolve), evolve));
         case "vfio.group.close":
-          return out(withReleases(root, decideGroupClose(root, c.data.group), evolve));
+          return out(withReleases(root, decideGroupClose(root, c.data.group, evolve), evolve));
         case "vfio.device.open":
-          return out(decideDeviceOpen(root, c.data, ctx, evolve));
+          return out(decideDeviceOpen(root, c.data, ctx));
         case "vfio.cdev.open":
           return out(decideCdevOpen(root, c.data.device, ctx));
         case "vfio.cdev.bind":
