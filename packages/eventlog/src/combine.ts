@@ -80,11 +80,20 @@ export function combine<M extends Record<string, AnySubsystem>>(
       return subsystems[owner]!.decide(state[owner], command, { step: ctx.step, root: state });
     },
     evolve(state: RootState<M>, event: RootEvent<M>): RootState<M> {
+      // One copy of the root per event, made at the first changed slice and
+      // then updated in place: nothing outside this loop holds it yet (a
+      // subsystem's evolve reads `root` and must not keep it).
       let root = state;
+      let copied = false;
       for (const k of listenersOf((event as Message).type)) {
         const before = root[k];
         const after = subsystems[k]!.evolve(before, event, root);
-        if (after !== before) root = { ...root, [k]: after };
+        if (after === before) continue;
+        if (!copied) {
+          root = { ...root };
+          copied = true;
+        }
+        (root as Record<string, unknown>)[k] = after;
       }
       return root;
     },

@@ -6,6 +6,7 @@
  * tables, and the JSON Lines log codec.
  */
 
+export { EpochMap } from "./bulk/epoch-map";
 export { FRAME_SHIFT, FRAME_SIZE, FrameStore } from "./bulk/frame-store";
 export { ByteReader, ByteWriter } from "./canonical/bytes";
 export {

@@ -12,11 +12,12 @@
  * (arm_smmu_domain_finalise_s1/_s2), arm-smmu-v3-iommufd.c
  * (arm_vsmmu_alloc_domain_nested, arm_smmu_validate_vste), io-pgtable-arm.c.
  */
-import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
+import type { FrameStore } from "@iommu-sim/eventlog";
+import { Errno, errno, isErrno } from "@iommu-sim/uapi";
 import { bit, getField } from "./bits";
 import { decodeCmd, type RawCmd } from "./commands";
 import { applyCmd } from "./exec";
-import { unmapInvalidations } from "./invalidate";
+import { invalidateAfterUnmap, unmapInvalidations } from "./invalidate";
 import { mapPages, type PfnRun, TableWriter, unmapPages } from "./pgtable";
 import { IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE, leafAttrs } from "./pte";
 import type { SmmuDomain, SmmuInstance, SmmuState } from "./state";
@@ -143,17 +144,18 @@ export function allocNestedDomain(
   return withInstance(state, withDomain({ ...inst, nextDomain: inst.nextDomain + 1 }, d));
 }
 
-function pagingDomain(
-  state: SmmuState,
-  instance: number,
-  domain: number,
-): [SmmuInstance, SmmuDomain] | Errno {
-  const inst = instanceOf(state, instance);
-  if (isErrno(inst)) return inst;
-  const d = domainOf(inst, domain);
-  if (isErrno(d)) return d;
+/**
+ * Paging domain `domain` of `inst` (instance `instance`), or ENODEV,
+ * ENOENT, EINVAL (a nested domain). `instanceof` at each site rather than
+ * isErrno(): one shared check sees every shape in the program and goes
+ * megamorphic on this hot path.
+ */
+function pagingDomain(inst: SmmuInstance | undefined, instance: number, domain: number): SmmuDomain | Errno {
+  if (inst === undefined) return errno("ENODEV", `no SMMU instance ${instance}`);
+  const d = inst.domains.get(domain);
+  if (d === undefined) return errno("ENOENT", `no SMMU domain ${domain}`);
   if (d.kind === "nested") return errno("EINVAL", "a nested domain has no IO page table of the host's");
-  return [inst, d];
+  return d;
 }
 
 /**
@@ -170,12 +172,43 @@ export function mapRange(
   pfnRuns: readonly PfnRun[],
   prot: number,
 ): SmmuState | Errno {
-  const plan = planMap(state, instance, domain, iova, pfnRuns, prot);
-  if (isErrno(plan)) return plan;
-  const { inst, d, lo } = plan;
-  const w = new TableWriter(inst.mem, inst.nextFree, inst.tableEnd, true);
-  mapPages(w, d.ttb, iova, pfnRuns, lo, 0);
-  return withInstance(state, { ...inst, mem: w.mem, nextFree: w.next });
+  const w = planMapWrites(state, instance, domain, iova, pfnRuns, prot);
+  if (w instanceof Errno) return w;
+  return withTables(state, state.instances.get(instance)!, w.flush(), w.next);
+}
+
+/**
+ * The slice with the instance's table memory and allocator replaced. When
+ * the FrameStore was written in place (same handle: the state has not
+ * escaped since, see eventlog epoch.ts) and no frame was allocated, the
+ * slice itself is unchanged: no copy of the instance or of the slice.
+ */
+function withTables(state: SmmuState, inst: SmmuInstance, mem: FrameStore, nextFree: number): SmmuState {
+  if (mem === inst.mem && nextFree === inst.nextFree) return state;
+  return withInstance(state, { ...inst, mem, nextFree });
+}
+
+/** The leaf attributes of a map with `prot` into `d` (see `leafAttrs`). */
+function leafLoOf(d: SmmuDomain, prot: number): number {
+  return leafAttrs(d.kind === "s1" ? 1 : 2, prot & (IOMMU_READ | IOMMU_WRITE | IOMMU_PRIV));
+}
+
+/** The checks and the page-table writes of a map, not yet performed (`flush()` does). */
+function planMapWrites(
+  state: SmmuState,
+  instance: number,
+  domain: number,
+  iova: bigint,
+  pfnRuns: readonly PfnRun[],
+  prot: number,
+): TableWriter | Errno {
+  const inst = state.instances.get(instance);
+  const d = pagingDomain(inst, instance, domain);
+  if (d instanceof Errno) return d;
+  if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0)
+    return errno("EINVAL", "prot needs IOMMU_READ or IOMMU_WRITE");
+  const w = new TableWriter(inst!.mem, inst!.nextFree, inst!.tableEnd);
+  return mapPages(w, d.ttb, iova, pfnRuns, leafLoOf(d, prot), 0) ?? w;
 }
 
 /**
@@ -191,15 +224,11 @@ export function planMap(
   pfnRuns: readonly PfnRun[],
   prot: number,
 ): { inst: SmmuInstance; d: SmmuDomain; lo: number; tables: number } | Errno {
-  const found = pagingDomain(state, instance, domain);
-  if (isErrno(found)) return found;
-  const [inst, d] = found;
-  if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0)
-    return errno("EINVAL", "prot needs IOMMU_READ or IOMMU_WRITE");
-  const lo = leafAttrs(d.kind === "s1" ? 1 : 2, prot & (IOMMU_READ | IOMMU_WRITE | IOMMU_PRIV));
-  const w = new TableWriter(inst.mem, inst.nextFree, inst.tableEnd, false);
-  const e = mapPages(w, d.ttb, iova, pfnRuns, lo, 0);
-  return e ?? { inst, d, lo, tables: w.allocated };
+  const w = planMapWrites(state, instance, domain, iova, pfnRuns, prot);
+  if (isErrno(w)) return w;
+  const inst = state.instances.get(instance)!;
+  const d = inst.domains.get(domain)!;
+  return { inst, d, lo: leafLoOf(d, prot), tables: w.allocated };
 }
 
 /**
@@ -214,13 +243,28 @@ export function unmapRange(
   iova: bigint,
   length: bigint,
 ): SmmuState | Errno {
-  const plan = planUnmap(state, instance, domain, iova, length);
-  if (isErrno(plan)) return plan;
-  const { inst, d } = plan;
-  const w = new TableWriter(inst.mem, inst.nextFree, inst.tableEnd, true);
-  unmapPages(w, d.ttb, iova, length);
-  const after = runCommands({ ...inst, mem: w.mem, nextFree: w.next }, plan.invalidations);
-  return withInstance(state, after);
+  const w = planUnmapWrites(state, instance, domain, iova, length);
+  if (w instanceof Errno) return w;
+  const inst = state.instances.get(instance)!;
+  const written = withTables(state, inst, w.flush(), w.next);
+  const before = written === state ? inst : written.instances.get(instance)!;
+  const after = invalidateAfterUnmap(before, inst.domains.get(domain)!, iova, length);
+  return after === before ? written : withInstance(written, after);
+}
+
+/** The checks and the page-table writes of an unmap, not yet performed (`flush()` does). */
+function planUnmapWrites(
+  state: SmmuState,
+  instance: number,
+  domain: number,
+  iova: bigint,
+  length: bigint,
+): TableWriter | Errno {
+  const inst = state.instances.get(instance);
+  const d = pagingDomain(inst, instance, domain);
+  if (d instanceof Errno) return d;
+  const w = new TableWriter(inst!.mem, inst!.nextFree, inst!.tableEnd);
+  return unmapPages(w, d.ttb, iova, length) ?? w;
 }
 
 /** Everything `unmapRange` checks, without writing: the Errno, or the table pages block splits need and the invalidations. */
@@ -231,12 +275,11 @@ export function planUnmap(
   iova: bigint,
   length: bigint,
 ): { inst: SmmuInstance; d: SmmuDomain; tables: number; invalidations: RawCmd[] } | Errno {
-  const found = pagingDomain(state, instance, domain);
-  if (isErrno(found)) return found;
-  const [inst, d] = found;
-  const w = new TableWriter(inst.mem, inst.nextFree, inst.tableEnd, false);
-  const e = unmapPages(w, d.ttb, iova, length);
-  return e ?? { inst, d, tables: w.allocated, invalidations: unmapInvalidations(inst, d, iova, length) };
+  const w = planUnmapWrites(state, instance, domain, iova, length);
+  if (isErrno(w)) return w;
+  const inst = state.instances.get(instance)!;
+  const d = inst.domains.get(domain)!;
+  return { inst, d, tables: w.allocated, invalidations: unmapInvalidations(inst, d, iova, length) };
 }
 
 /**

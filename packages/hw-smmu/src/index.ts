@@ -29,7 +29,7 @@ export {
 } from "./domain";
 export { evolveSmmu } from "./evolve";
 export { applyCmd } from "./exec";
-export { CMDQ_MAX_TLBI_OPS, unmapInvalidations } from "./invalidate";
+export { CMDQ_MAX_TLBI_OPS, invalidateAfterUnmap, unmapInvalidations } from "./invalidate";
 export { checkInvariants } from "./invariants";
 export type { PfnRun } from "./pgtable";
 export { PhysReader } from "./phys";

@@ -8,9 +8,13 @@
  * arm_smmu_atc_inv_to_cmd, arm_smmu_atc_inv_domain).
  */
 import { getField } from "./bits";
-import { cmd, type RawCmd } from "./commands";
+import { cmd, decodeCmd, type RawCmd } from "./commands";
+import { applyCmd } from "./exec";
 import type { SmmuDomain, SmmuInstance } from "./state";
 import { EATS } from "./ste";
+import { tlbInvAsid, tlbInvIpa, tlbInvVa, tlbInvVmidAll, tlbInvVmidS1 } from "./tlb";
+
+const TWO53 = 2n ** 53n;
 
 /** Linux CMDQ_MAX_TLBI_OPS (4 KiB pages): at or beyond this many pages, invalidate the whole ASID/VMID. */
 export const CMDQ_MAX_TLBI_OPS = 512;
@@ -76,15 +80,71 @@ export function unmapInvalidations(
         : rangeTlbis(inst, iova, pages, (a, r) => cmd.tlbiS2Ipa(d.vmid, a, true, r))),
       cmd.tlbiNhAll(d.vmid),
     ];
-  if (inst.features.ats) {
-    // arm_smmu_atc_inv_to_cmd: the smallest naturally aligned 2^Size-page span covering the range.
-    const first = iova >> 12n;
-    const last = (iova + length - 1n) >> 12n;
-    const size = (first ^ last).toString(2).length - ((first ^ last) === 0n ? 1 : 0);
-    const start = (first >> BigInt(size)) << BigInt(12 + size);
-    for (const s of attachedWithAts(inst, d)) out.push(cmd.atcInv(s.sid, s.ssid, start, size));
-  }
+  out.push(...atcInvalidations(inst, d, iova, length));
   out.push(cmd.sync());
+  return out;
+}
+
+/**
+ * The CMD_ATC_INVs of `unmapInvalidations` (none without IDR0.ATS or
+ * ATS-enabled streams); `onlyCached`: only those for streams whose ATC
+ * holds entries (the others change nothing when consumed).
+ */
+function atcInvalidations(
+  inst: SmmuInstance,
+  d: SmmuDomain,
+  iova: bigint,
+  length: bigint,
+  onlyCached = false,
+): RawCmd[] {
+  if (!inst.features.ats) return [];
+  let streams = attachedWithAts(inst, d);
+  if (onlyCached) streams = streams.filter((s) => inst.atc.has(s.sid));
+  if (streams.length === 0) return [];
+  // arm_smmu_atc_inv_to_cmd: the smallest naturally aligned 2^Size-page span covering the range.
+  const first = iova >> 12n;
+  const last = (iova + length - 1n) >> 12n;
+  const size = (first ^ last).toString(2).length - ((first ^ last) === 0n ? 1 : 0);
+  const start = (first >> BigInt(size)) << BigInt(12 + size);
+  return streams.map((s) => cmd.atcInv(s.sid, s.ssid, start, size));
+}
+
+/**
+ * What the SMMU does on consuming `unmapInvalidations(inst, d, iova, length)`
+ * (= `runCommands` of them), without encoding and decoding every command:
+ * the map/unmap hot path. The TLBIs of one unmap together cover exactly
+ * [iova, iova + length) — per page, or range commands whose spans add up —
+ * and a leaf entry overlaps that range iff it contains one of its pages, so
+ * one range removal per tag does what the commands do one by one. ATC_INVs
+ * (streams with ATS) still go through the command decoder; SYNC changes no
+ * cache. Tested against the command path (test/invalidate.test.ts).
+ */
+export function invalidateAfterUnmap(
+  inst: SmmuInstance,
+  d: SmmuDomain,
+  iova: bigint,
+  length: bigint,
+): SmmuInstance {
+  // Below 2^53 the page count is exact in a number: no bigint division on the hot path.
+  const pages = length < TWO53 ? Math.floor(Number(length) / 4096) : Number(length / 4096n);
+  const start = Number(iova);
+  const end = start + pages * 4096;
+  let tlb = inst.tlb;
+  // No pages, no range TLBI (an empty span would still "overlap" the leaf around its start).
+  if (d.kind === "s1") {
+    if (pages >= CMDQ_MAX_TLBI_OPS) tlb = tlbInvAsid(tlb, 0, d.asid);
+    else if (pages > 0) tlb = tlbInvVa(tlb, 0, d.asid, start, end);
+  } else {
+    if (pages >= CMDQ_MAX_TLBI_OPS) tlb = tlbInvVmidAll(tlb, d.vmid);
+    else if (pages > 0) tlb = tlbInvIpa(tlb, d.vmid, start, end);
+    tlb = tlbInvVmidS1(tlb, d.vmid);
+  }
+  let out = tlb === inst.tlb ? inst : { ...inst, tlb };
+  if (inst.atc.size === 0) return out;
+  for (const raw of atcInvalidations(inst, d, iova, length, true)) {
+    const c = decodeCmd(out.features, raw);
+    if (c !== undefined) out = applyCmd(out, c);
+  }
   return out;
 }
 

@@ -8,10 +8,11 @@
  * drivers/iommu/iommu.c iommu_pgsize() (largest aligned page size first);
  * Arm ARM D8.3 descriptor formats.
  *
- * Every operation runs in two modes through one code path: "plan" (decide:
- * reads memory, writes only to an overlay, counts table allocations, finds
- * errors) and "apply" (evolve: writes the FrameStore). So decide can reject
- * with the same errno evolve would hit, without touching state.
+ * Every operation runs as a plan: it reads table memory through an
+ * overlay of its own earlier writes, counts table allocations and finds
+ * errors without touching the FrameStore. decide stops there; evolve then
+ * `flush`es the recorded writes. One walk either way, and a failed
+ * operation leaves table memory as it was.
  */
 import type { FrameStore } from "@iommu-sim/eventlog";
 import { type Errno, errno } from "@iommu-sim/uapi";
@@ -28,42 +29,61 @@ const TWO32 = 2 ** 32;
 export const LEVEL_SHIFT = [39, 30, 21, 12] as const;
 /** The domain input size: 48 bits (T0SZ / S2T0SZ = 16). */
 export const DOMAIN_IA_BITS = 48;
+/** 2^LEVEL_SHIFT: bytes a descriptor maps at levels 0..3. */
+const LEVEL_SIZE = [2 ** 39, 2 ** 30, 2 ** 21, 2 ** 12] as const;
+const IA_SIZE = 2 ** DOMAIN_IA_BITS;
+const IA_LIMIT = BigInt(IA_SIZE);
 
-/** Table memory as seen by one map/unmap: reads, writes (in place or to an overlay), frame allocation. */
+/**
+ * Table memory as seen by one map/unmap: descriptor reads (through the
+ * overlay of this operation's writes), recorded writes, frame allocation.
+ */
 export class TableWriter {
+  /** Bits [31:0] and [63:32] of the last `read`. */
   lo = 0;
   hi = 0;
   /** Table frames allocated so far. */
   allocated = 0;
-  private readonly overlay = new Map<number, readonly [number, number]>();
+  /** This operation's writes in program order, as (pa, lo, hi) triples: `flush` replays them. */
+  private readonly writes: number[] = [];
+  /** Index of the latest write by PA, built once there are more than `SCAN` writes. */
+  private index: Map<number, number> | undefined = undefined;
 
   /**
-   * @param mem the table memory.
+   * @param mem the table memory (read only until `flush`).
    * @param next next free byte (bump allocator).
    * @param end end of table memory.
-   * @param apply write `mem` (true) or only the overlay (false).
    */
   constructor(
     public mem: FrameStore,
     public next: number,
     readonly end: number,
-    readonly apply: boolean,
   ) {}
 
+  /** Read the descriptor at `pa` into `lo`/`hi`: this operation's latest write there, else memory. */
   read(pa: number): void {
-    const o = this.overlay.get(pa);
-    if (o !== undefined) {
-      this.lo = o[0];
-      this.hi = o[1];
-      return;
+    const w = this.writes;
+    if (w.length !== 0) {
+      const at = this.index !== undefined ? (this.index.get(pa) ?? -1) : lastWriteTo(w, pa);
+      if (at >= 0) {
+        this.lo = w[at + 1]!;
+        this.hi = w[at + 2]!;
+        return;
+      }
     }
     this.lo = this.mem.readU32(pa);
     this.hi = this.mem.readU32(pa + 4);
   }
 
   write(pa: number, lo: number, hi: number): void {
-    if (this.apply) this.mem = this.mem.writeU32(pa, lo >>> 0).writeU32(pa + 4, hi >>> 0);
-    else this.overlay.set(pa, [lo >>> 0, hi >>> 0]);
+    const w = this.writes;
+    w.push(pa, lo >>> 0, hi >>> 0);
+    if (this.index !== undefined) this.index.set(pa, w.length - 3);
+    else if (w.length > SCAN * 3) {
+      // Many writes (a block split, a long map): index them rather than scan.
+      this.index = new Map();
+      for (let i = 0; i < w.length; i += 3) this.index.set(w[i]!, i);
+    }
   }
 
   /** A zeroed 4 KiB table frame, or undefined when table memory is exhausted. */
@@ -74,6 +94,24 @@ export class TableWriter {
     this.allocated++;
     return pa;
   }
+
+  /** Perform the recorded writes on `mem`, in order. @returns the table memory after them. */
+  flush(): FrameStore {
+    let mem = this.mem;
+    const w = this.writes;
+    for (let i = 0; i < w.length; i += 3) mem = mem.writeU64Halves(w[i]!, w[i + 1]!, w[i + 2]!);
+    this.mem = mem;
+    return mem;
+  }
+}
+
+/** Writes searched linearly before `TableWriter` builds an index (a 4 KiB map writes 1–4). */
+const SCAN = 16;
+
+/** Offset in `w` of the latest (pa, lo, hi) triple written to `pa`, or −1. */
+function lastWriteTo(w: readonly number[], pa: number): number {
+  for (let i = w.length - 3; i >= 0; i -= 3) if (w[i] === pa) return i;
+  return -1;
 }
 
 function addrOf(lo: number, hi: number): number {
@@ -100,7 +138,7 @@ function mapLeaf(
 ): Errno | undefined {
   let table = ttb;
   for (let l = 0; l < level; l++) {
-    const slot = table + (Math.floor(ia / 2 ** LEVEL_SHIFT[l]!) % 512) * 8;
+    const slot = table + (Math.floor(ia / LEVEL_SIZE[l]!) & 511) * 8;
     w.read(slot);
     if ((w.lo & PTE_VALID) === 0) {
       const nt = w.alloc();
@@ -110,12 +148,12 @@ function mapLeaf(
     } else if ((w.lo & 2) !== 0) table = addrOf(w.lo, w.hi);
     else return errno("EEXIST", `IOVA 0x${ia.toString(16)} already mapped by a block`);
   }
-  const slot = table + (Math.floor(ia / 2 ** LEVEL_SHIFT[level]!) % 512) * 8;
+  const slot = table + (Math.floor(ia / LEVEL_SIZE[level]!) & 511) * 8;
   w.read(slot);
   if ((w.lo & PTE_VALID) !== 0) {
     if (level === 3 || (w.lo & 2) === 0) return errno("EEXIST", `IOVA 0x${ia.toString(16)} already mapped`);
     // A table where a block would go: map the block's pages one level down instead.
-    const sub = 2 ** LEVEL_SHIFT[level + 1]!;
+    const sub = LEVEL_SIZE[level + 1]!;
     for (let i = 0; i < 512; i++) {
       const e = mapLeaf(w, ttb, level + 1, ia + i * sub, pa + i * sub, lo, hi);
       if (e !== undefined) return e;
@@ -147,24 +185,25 @@ export function mapPages(
       return errno("EINVAL", "bad PFN run");
     total += r.count * 4096;
   }
-  if (iova % 4096n !== 0n || iova + BigInt(total) > 2n ** BigInt(DOMAIN_IA_BITS))
+  // Below 2^48 an IOVA is exact as a number: check it there, without bigint arithmetic.
+  let ia = iova < IA_LIMIT ? Number(iova) : -1;
+  if (ia < 0 || ia % 4096 !== 0 || ia + total > IA_SIZE)
     return errno("EINVAL", "IOVA range not 4 KiB aligned or beyond the 48-bit input size");
-  let ia = Number(iova);
   for (const r of pfnRuns) {
     let pa = r.pfn * 4096;
     let left = r.count * 4096;
     while (left > 0) {
       let level = 3;
-      for (const l of [1, 2] as const) {
-        const size = 2 ** LEVEL_SHIFT[l]!;
-        if (ia % size === 0 && pa % size === 0 && left >= size) {
+      for (let l = 1; l <= 2; l++) {
+        const size = LEVEL_SIZE[l]!;
+        if (left >= size && Math.floor(ia / size) * size === ia && Math.floor(pa / size) * size === pa) {
           level = l;
           break;
         }
       }
       const e = mapLeaf(w, ttb, level, ia, pa, lo, hi);
       if (e !== undefined) return e;
-      const size = 2 ** LEVEL_SHIFT[level]!;
+      const size = LEVEL_SIZE[level]!;
       ia += size;
       pa += size;
       left -= size;
@@ -180,18 +219,19 @@ export function mapPages(
  * (Linux frees them only with the domain). Errors: EINVAL, ENOMEM (split).
  */
 export function unmapPages(w: TableWriter, ttb: number, iova: bigint, length: bigint): Errno | undefined {
-  if (iova % 4096n !== 0n || length % 4096n !== 0n || iova + length > 2n ** BigInt(DOMAIN_IA_BITS))
+  let ia = iova < IA_LIMIT ? Number(iova) : -1;
+  const len = length <= IA_LIMIT ? Number(length) : -1;
+  if (ia < 0 || len < 0 || ia % 4096 !== 0 || len % 4096 !== 0 || ia + len > IA_SIZE)
     return errno("EINVAL", "unmap range not 4 KiB aligned or beyond the 48-bit input size");
-  let ia = Number(iova);
-  const end = Number(iova + length);
+  const end = ia + len;
   while (ia < end) {
     let table = ttb;
     for (let level = 0; level <= 3; level++) {
-      const shift = LEVEL_SHIFT[level]!;
-      const size = 2 ** shift;
-      const slot = table + (Math.floor(ia / size) % 512) * 8;
+      const size = LEVEL_SIZE[level]!;
+      // `& 511` (ToInt32 keeps the low bits) rather than `% 512`, a float modulo on these doubles.
+      const slot = table + (Math.floor(ia / size) & 511) * 8;
       w.read(slot);
-      const base = ia - (ia % size);
+      const base = Math.floor(ia / size) * size;
       if ((w.lo & PTE_VALID) === 0) {
         ia = Math.min(end, base + size);
         break;
@@ -211,7 +251,7 @@ export function unmapPages(w: TableWriter, ttb: number, iova: bigint, length: bi
       const attrsLo = w.lo & 0xffc;
       const attrsHi = w.hi & 0xffff0000;
       const oa = addrOf(w.lo, w.hi);
-      const sub = 2 ** LEVEL_SHIFT[level + 1]!;
+      const sub = LEVEL_SIZE[level + 1]!;
       for (let i = 0; i < 512; i++)
         w.write(nt + i * 8, leafLo(oa + i * sub, attrsLo, level + 1), leafHi(oa + i * sub, attrsHi));
       w.write(slot, (nt % TWO32) | PTE_TYPE_TABLE, Math.floor(nt / TWO32));

@@ -115,6 +115,8 @@ export function tagSetLookup(set: TagSet, ia: number): TlbEntry | undefined {
 }
 
 function withoutEntries(tlb: Tlb, drop: (e: TlbEntry) => boolean): Tlb {
+  // Most invalidations hit nothing (an unmap of pages no device touched): look before copying.
+  if (!someEntry(tlb, drop)) return tlb;
   let count = 0;
   const tags = new Map<number, TagSet>();
   let changed = false;
@@ -126,6 +128,11 @@ function withoutEntries(tlb: Tlb, drop: (e: TlbEntry) => boolean): Tlb {
     if (entries.size > 0) tags.set(tag, { sizes: sizesOf(entries), entries });
   }
   return changed ? { ...tlb, tags, count } : tlb;
+}
+
+function someEntry(tlb: Tlb, match: (e: TlbEntry) => boolean): boolean {
+  for (const set of tlb.tags.values()) for (const e of set.entries.values()) if (match(e)) return true;
+  return false;
 }
 
 function sizesOf(entries: ReadonlyMap<number, TlbEntry>): number[] {

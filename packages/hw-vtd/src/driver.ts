@@ -32,6 +32,7 @@ import { type Descriptor, IOTLB_GRAN, iotlbDesc, PIOTLB_GRAN, piotlbDesc } from 
 import { EMPTY_PASID_ENTRY, type PasidEntry, PGTT } from "./entries";
 import { tagDid, tagPasid } from "./iotlb";
 import { SL } from "./pte";
+import { invalidateIotlb } from "./qi";
 import { capMaxAgaw, capNumDomains } from "./regs";
 import { type MapPlan, mapRange, type PfnRun, planMap, unmapRange } from "./sl-map";
 import {
@@ -562,6 +563,22 @@ export function iotlbFlushDescriptors(
   while (first >> BigInt(am) !== last >> BigInt(am)) am++;
   if (am > mamv) return [iotlbDesc(IOTLB_GRAN.DOMAIN, did)];
   return [iotlbDesc(IOTLB_GRAN.PAGE, did, (first >> BigInt(am)) << BigInt(am + 12), am)];
+}
+
+/**
+ * Run `iotlbFlushDescriptors(unit, did, iova, length)` on the unit — what
+ * the invalidation queue does with them (`executeDescriptor` of each) —
+ * without encoding and decoding the descriptor: the driver's unmap path.
+ */
+export function flushIotlbRange(unit: VtdUnit, did: number, iova: bigint, length: bigint): VtdUnit {
+  if (unit.iotlb.size === 0) return unit; // nothing cached: every IOTLB invalidation is a no-op
+  const first = Number(iova >> 12n);
+  const last = Number((iova + length - 1n) >> 12n);
+  let am = 0;
+  while (Math.floor(first / 2 ** am) !== Math.floor(last / 2 ** am)) am++;
+  if (am > Number((unit.config.cap >> 48n) & 0x3fn))
+    return invalidateIotlb(unit, IOTLB_GRAN.DOMAIN, did, 0, 0);
+  return invalidateIotlb(unit, IOTLB_GRAN.PAGE, did, first, am);
 }
 
 /**

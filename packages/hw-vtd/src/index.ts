@@ -63,6 +63,7 @@ export {
   detachDevice,
   deviceCaps,
   domainInUse,
+  flushIotlbRange,
   hwInfo,
   IDENTITY_DID,
   iotlbFlushDescriptors,
@@ -115,7 +116,7 @@ export {
   prqRoom,
 } from "./prq";
 export { FL, FL_XD_HI, flEntry, SL, slEntry } from "./pte";
-export { executeDescriptor, type StatusWrite, statusWrites } from "./qi";
+export { executeDescriptor, invalidateIotlb, type StatusWrite, statusWrites } from "./qi";
 export {
   agawToLevels,
   agawToWidth,

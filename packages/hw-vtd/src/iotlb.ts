@@ -243,6 +243,7 @@ export class Iotlb implements Bulk {
    */
   invalidate(tagMatch: (tag: number) => boolean, range?: { vpnStart: number; pages: number }): Iotlb {
     let t: Iotlb | undefined;
+    if (this.tags.size === 0) return this;
     for (const tag of [...this.tags.keys()]) {
       if (!tagMatch(tag)) continue;
       t ??= this.writable();

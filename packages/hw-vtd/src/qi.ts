@@ -26,7 +26,7 @@
  */
 import type { Descriptor } from "./descriptors";
 import { PC_GRAN, PIOTLB_GRAN, QI_TYPE } from "./descriptors";
-import { TLB_CLASS, tagClass, tagDid, tagPasid } from "./iotlb";
+import { type Iotlb, TLB_CLASS, tagClass, tagDid, tagPasid } from "./iotlb";
 import { mapSet, type VtdUnit } from "./state";
 
 const bits = (v: bigint, lo: number, width: number): number =>
@@ -58,19 +58,28 @@ function contextInvalidate(unit: VtdUnit, qw0: bigint): VtdUnit {
 }
 
 function iotlbInvalidate(unit: VtdUnit, qw0: bigint, qw1: bigint): VtdUnit {
-  const gran = bits(qw0, 4, 2);
-  const did = bits(qw0, 16, 16);
-  if (gran === 1) return { ...unit, iotlb: unit.iotlb.invalidate(() => true) };
-  if (gran === 2) return { ...unit, iotlb: unit.iotlb.invalidate((t) => tagDid(t) === did) };
-  const am = bits(qw1, 0, 6);
-  const range = { vpnStart: Number(qw1 >> 12n), pages: 2 ** am };
-  range.vpnStart -= range.vpnStart % range.pages;
-  let iotlb = unit.iotlb.invalidate(
-    (t) => tagDid(t) === did && tagClass(t) === TLB_CLASS.SECOND_STAGE,
-    range,
-  );
-  iotlb = iotlb.invalidate((t) => tagDid(t) === did && tagClass(t) === TLB_CLASS.NESTED);
-  return { ...unit, iotlb };
+  return invalidateIotlb(unit, bits(qw0, 4, 2), bits(qw0, 16, 16), Number(qw1 >> 12n), bits(qw1, 0, 6));
+}
+
+/**
+ * What an IOTLB invalidate descriptor (type 2) does, from its decoded
+ * fields: granularity 1 (global), 2 (domain `did`), 3 (page-selective
+ * within `did`: 2^`am` pages from 4 KiB page `vpn`, aligned down). Shared
+ * by the queued-invalidation path and drivers' direct flushes.
+ */
+export function invalidateIotlb(unit: VtdUnit, gran: number, did: number, vpn: number, am: number): VtdUnit {
+  if (unit.iotlb.size === 0) return unit;
+  let iotlb: Iotlb;
+  if (gran === 1) iotlb = unit.iotlb.invalidate(() => true);
+  else if (gran === 2) iotlb = unit.iotlb.invalidate((t) => tagDid(t) === did);
+  else {
+    const range = { vpnStart: vpn, pages: 2 ** am };
+    range.vpnStart -= range.vpnStart % range.pages;
+    iotlb = unit.iotlb.invalidate((t) => tagDid(t) === did && tagClass(t) === TLB_CLASS.SECOND_STAGE, range);
+    iotlb = iotlb.invalidate((t) => tagDid(t) === did && tagClass(t) === TLB_CLASS.NESTED);
+  }
+  // An unmap of pages no device used invalidates nothing: keep the unit.
+  return iotlb === unit.iotlb ? unit : { ...unit, iotlb };
 }
 
 function piotlbInvalidate(unit: VtdUnit, qw0: bigint, qw1: bigint): VtdUnit {

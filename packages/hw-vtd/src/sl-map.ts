@@ -15,8 +15,8 @@
  */
 import { type Errno, errno } from "@iommu-sim/uapi";
 import { SL } from "./pte";
-import { agawToLevels, agawToWidth, CAP, regGet } from "./regs";
-import type { VtdUnit } from "./state";
+import { agawToLevels, agawToWidth } from "./regs";
+import { unitFeatures, type VtdUnit } from "./state";
 import { allocFrames } from "./tables";
 
 /** Linux `IOMMU_READ`. */
@@ -44,9 +44,12 @@ export interface SlTable {
 }
 
 const SCALE = [1, 512, 262144] as const;
+/** 512^(level − 1): 4 KiB pages an entry of `level` covers (levels 1..5). */
+const SPAN = [0, 1, 512, 512 ** 2, 512 ** 3, 512 ** 4] as const;
 
 function tableIndex(vpn: number, level: number): number {
-  return Math.floor(vpn / 512 ** (level - 1)) % 512;
+  // `& 511` (ToInt32 keeps the low bits of this integer < 2^53) rather than a float `% 512`.
+  return Math.floor(vpn / SPAN[level]!) & 511;
 }
 
 function readU64Halves(unit: VtdUnit, pa: number): [number, number] {
@@ -63,7 +66,8 @@ function entryPa(lo: number, hi: number): number {
 
 /** Largest leaf size index (0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB) usable at this point. */
 function leafSize(unit: VtdUnit, vpn: number, pfn: number, pages: number): number {
-  const sllps = regGet(unit.config.cap, CAP.SLLPS);
+  if (pages < 512) return 0;
+  const sllps = unitFeatures(unit.config).sllps;
   for (let s = 2; s >= 1; s--) {
     if ((sllps & (1 << (s - 1))) === 0) continue;
     const scale = SCALE[s]!;
@@ -163,19 +167,9 @@ function protBits(prot: number): number {
   return (prot & IOMMU_READ ? SL.R : 0) | (prot & IOMMU_WRITE ? SL.W : 0);
 }
 
-/** The table at `level` - 1 under `table`'s entry for `vpn`, created when absent. */
-function descend(unit: VtdUnit, table: number, vpn: number, level: number): { unit: VtdUnit; table: number } {
-  const pa = table + tableIndex(vpn, level) * 8;
-  const [lo, hi] = readU64Halves(unit, pa);
-  if (isPresent(lo)) return { unit, table: entryPa(lo, hi) };
-  const a = allocFrames(unit, 1);
-  const tables = a.unit.tables.writeU64(pa, BigInt(a.pa) | BigInt(SL.R | SL.W));
-  return { unit: { ...a.unit, tables }, table: a.pa };
-}
-
 /**
  * Map `runs` at `iova` with Linux `prot` into `t` (the caller checked
- * `planMap`). Leaves within one table are written in one `edit`.
+ * `planMap`). Missing tables are allocated on the way down.
  */
 export function mapRange(
   unit: VtdUnit,
@@ -186,6 +180,9 @@ export function mapRange(
 ): VtdUnit {
   const levels = agawToLevels(t.agaw);
   const perm = protBits(prot);
+  // Table memory is threaded through locally and put back into the unit once, at the end
+  // (or before a frame allocation, which reads it): no copy of the unit per write.
+  let tables = unit.tables;
   let vpn = Number(iova >> 12n);
   for (const r of runs) {
     let pfn = r.pfn;
@@ -195,37 +192,46 @@ export function mapRange(
       let table = t.pgd;
       let level = levels;
       for (; level > 1; level--) {
+        const pa = table + tableIndex(vpn, level) * 8;
+        const lo = tables.readU32(pa);
         if (level === size + 1) {
-          const [lo] = readU64Halves(unit, table + tableIndex(vpn, level) * 8);
           // A table already hangs where a superpage would go: use smaller pages beneath it.
           if (isPresent(lo)) size--;
           else break;
         }
-        const d = descend(unit, table, vpn, level);
-        unit = d.unit;
-        table = d.table;
+        if (isPresent(lo)) {
+          table = entryPa(lo, tables.readU32(pa + 4));
+          continue;
+        }
+        const a = allocFrames(tables === unit.tables ? unit : { ...unit, tables }, 1);
+        unit = a.unit;
+        tables = unit.tables.writeU64Halves(
+          pa,
+          (a.pa % 4294967296) | SL.R | SL.W,
+          Math.floor(a.pa / 4294967296),
+        );
+        table = a.pa;
       }
       // Fill consecutive leaves of this table.
       const scale = SCALE[size]!;
       const first = tableIndex(vpn, size + 1);
       const count = size > 0 ? 1 : Math.min(512 - first, left);
       const flags = perm | (size > 0 ? SL.PS : 0);
-      const p0 = pfn;
-      const tables = unit.tables.edit(Math.floor(table / 4096), (view) => {
-        for (let i = 0; i < count; i++) {
-          const frame = p0 + i * scale;
-          const off = (table % 4096) + (first + i) * 8;
-          view.setUint32(off, ((frame % 0x100000) * 4096 + flags) >>> 0, true);
-          view.setUint32(off + 4, Math.floor(frame / 0x100000), true);
-        }
-      });
-      unit = { ...unit, tables };
+      for (let i = 0; i < count; i++) {
+        const frame = pfn + i * scale;
+        // Consecutive leaves share the table's frame: each write after the first finds it cached.
+        tables = tables.writeU64Halves(
+          table + (first + i) * 8,
+          (frame % 0x100000) * 4096 + flags,
+          Math.floor(frame / 0x100000),
+        );
+      }
       vpn += count * scale;
       pfn += count * scale;
       left -= count * scale;
     }
   }
-  return unit;
+  return tables === unit.tables ? unit : { ...unit, tables };
 }
 
 /**
@@ -242,31 +248,32 @@ export function unmapRange(
   length: bigint,
 ): { unit: VtdUnit; unmapped: bigint } {
   const levels = agawToLevels(t.agaw);
+  let tables = unit.tables;
   let vpn = Number(iova >> 12n);
   const end = vpn + Number((length + 0xfffn) >> 12n);
-  let unmapped = 0n;
+  let unmapped = 0;
   while (vpn < end) {
     let table = t.pgd;
     let level = levels;
     let step = 0;
     for (;;) {
       const pa = table + tableIndex(vpn, level) * 8;
-      const [lo, hi] = readU64Halves(unit, pa);
-      const scale = 512 ** (level - 1);
+      const lo = tables.readU32(pa);
+      const scale = SPAN[level]!;
       if (!isPresent(lo)) {
-        step = scale - (vpn % scale);
+        step = scale - (vpn - Math.floor(vpn / scale) * scale);
         break;
       }
       if (isLeaf(lo, level)) {
-        unit = { ...unit, tables: unit.tables.writeU64(pa, 0n) };
-        unmapped += BigInt(scale) * 4096n;
-        step = scale - (vpn % scale);
+        tables = tables.writeU64Halves(pa, 0, 0);
+        unmapped += scale;
+        step = scale - (vpn - Math.floor(vpn / scale) * scale);
         break;
       }
-      table = entryPa(lo, hi);
+      table = entryPa(lo, tables.readU32(pa + 4));
       level--;
     }
     vpn += step;
   }
-  return { unit, unmapped };
+  return { unit: tables === unit.tables ? unit : { ...unit, tables }, unmapped: BigInt(unmapped) * 4096n };
 }

@@ -26,6 +26,10 @@ export const FRAME_SIZE = 4096;
 const FANOUT = 512;
 const MASK = FANOUT - 1;
 const MAX_PFN = 2 ** 52;
+/** Slots of a handle's frame cache (a power of two). */
+const CACHE_SLOTS = 8;
+/** FANOUT^level, so the walks divide instead of calling Math.pow. */
+const SPAN = [1, FANOUT, FANOUT ** 2, FANOUT ** 3, FANOUT ** 4, FANOUT ** 5, FANOUT ** 6] as const;
 
 /** One 4 KiB frame; writable in place only while `epoch` is current. */
 interface Frame {
@@ -72,15 +76,46 @@ export class FrameStore implements Bulk {
     return this.count;
   }
 
+  /**
+   * Frames this handle looked up or wrote lately, direct-mapped by the low
+   * bits of the frame number (`CACHE_SLOTS` slots, made on first use). A
+   * page-table walk reads a descriptor's two halves and one table per level
+   * — consecutive table frames land in different slots — so most reads skip
+   * the radix walk. Kept exact: every change of this handle's tree goes
+   * through `frameForWrite`/`drop`, which update it, and other handles never
+   * write nodes this one can reach (the epoch rule).
+   */
+  private cachePfn: number[] | undefined = undefined;
+  private cacheFrame: (Frame | undefined)[] | undefined = undefined;
+
+  private remember(pfn: number, f: Frame): void {
+    if (this.cachePfn === undefined) {
+      this.cachePfn = new Array<number>(CACHE_SLOTS).fill(-1);
+      this.cacheFrame = new Array<Frame | undefined>(CACHE_SLOTS).fill(undefined);
+    }
+    const slot = pfn & (CACHE_SLOTS - 1);
+    this.cachePfn[slot] = pfn;
+    this.cacheFrame![slot] = f;
+  }
+
+  private cached(pfn: number): Frame | undefined {
+    const slot = pfn & (CACHE_SLOTS - 1);
+    return this.cachePfn !== undefined && this.cachePfn[slot] === pfn ? this.cacheFrame![slot] : undefined;
+  }
+
   private leaf(pfn: number): Frame | undefined {
-    if (pfn >= FANOUT ** this.height) return undefined;
+    const c = this.cached(pfn);
+    if (c !== undefined) return c;
+    if (pfn >= SPAN[this.height]!) return undefined;
     let node: Node = this.root;
     for (let level = this.height - 1; level > 0; level--) {
-      const next = node.slots[Math.floor(pfn / FANOUT ** level) & MASK] as Node | undefined;
+      const next = node.slots[Math.floor(pfn / SPAN[level]!) & MASK] as Node | undefined;
       if (next === undefined) return undefined;
       node = next;
     }
-    return node.slots[pfn & MASK] as Frame | undefined;
+    const f = node.slots[pfn & MASK] as Frame | undefined;
+    if (f !== undefined) this.remember(pfn, f);
+    return f;
   }
 
   /** Whether frame `pfn` holds data. */
@@ -95,8 +130,10 @@ export class FrameStore implements Bulk {
 
   /** Little-endian u32 at byte address `pa` (4-byte aligned). */
   readU32(pa: number): number {
-    const f = this.leaf(Math.floor(pa / FRAME_SIZE));
-    return f === undefined ? 0 : f.view.getUint32(pa % FRAME_SIZE, true);
+    const pfn = Math.floor(pa / FRAME_SIZE);
+    const f = this.leaf(pfn);
+    // pa − pfn·4096 rather than pa % 4096: addresses above 2^32 would take a float modulo.
+    return f === undefined ? 0 : f.view.getUint32(pa - pfn * FRAME_SIZE, true);
   }
 
   /** Little-endian u64 at byte address `pa` (8-byte aligned). */
@@ -129,10 +166,13 @@ export class FrameStore implements Bulk {
 
   /** The writable frame `pfn` of a writable handle, creating or copying as needed. */
   private frameForWrite(pfn: number): Frame {
+    const e = this.epoch;
+    // Writes cluster (a PTE's two halves, neighbouring PTEs): the frame last written in this epoch is writable as it is.
+    const c = this.cached(pfn);
+    if (c !== undefined && c.epoch === e) return c;
     if (!(pfn >= 0 && pfn < MAX_PFN && Number.isInteger(pfn)))
       throw new RangeError(`frame number ${pfn} out of range`);
-    const e = this.epoch;
-    while (pfn >= FANOUT ** this.height) {
+    while (pfn >= SPAN[this.height]!) {
       const up = newNode(e);
       up.slots[0] = this.root;
       this.root = up;
@@ -141,7 +181,7 @@ export class FrameStore implements Bulk {
     if (this.root.epoch !== e) this.root = newNode(e, this.root);
     let node = this.root;
     for (let level = this.height - 1; level > 0; level--) {
-      const i = Math.floor(pfn / FANOUT ** level) & MASK;
+      const i = Math.floor(pfn / SPAN[level]!) & MASK;
       let next = node.slots[i] as Node | undefined;
       if (next === undefined) next = newNode(e);
       else if (next.epoch !== e) next = newNode(e, next);
@@ -157,13 +197,15 @@ export class FrameStore implements Bulk {
       f = newFrame(e, f.bytes);
     }
     node.slots[i] = f;
+    this.remember(pfn, f);
     return f;
   }
 
   /** Store a little-endian u32 at `pa`. @returns the store to use from now on. */
   writeU32(pa: number, value: number): FrameStore {
     const s = this.writable();
-    s.frameForWrite(Math.floor(pa / FRAME_SIZE)).view.setUint32(pa % FRAME_SIZE, value, true);
+    const pfn = Math.floor(pa / FRAME_SIZE);
+    s.frameForWrite(pfn).view.setUint32(pa - pfn * FRAME_SIZE, value, true);
     return s;
   }
 
@@ -175,6 +217,21 @@ export class FrameStore implements Bulk {
       BigInt.asUintN(64, value),
       true,
     );
+    return s;
+  }
+
+  /**
+   * Store the little-endian u64 `hi·2^32 + lo` at `pa` (8-byte aligned) from
+   * its two u32 halves: a descriptor write without a bigint and with one
+   * frame lookup. @returns the store to use from now on.
+   */
+  writeU64Halves(pa: number, lo: number, hi: number): FrameStore {
+    const s = this.writable();
+    const pfn = Math.floor(pa / FRAME_SIZE);
+    const view = s.frameForWrite(pfn).view;
+    const off = pa - pfn * FRAME_SIZE;
+    view.setUint32(off, lo >>> 0, true);
+    view.setUint32(off + 4, hi >>> 0, true);
     return s;
   }
 
@@ -211,7 +268,7 @@ export class FrameStore implements Bulk {
     if (s.root.epoch !== e) s.root = newNode(e, s.root);
     let node = s.root;
     for (let level = s.height - 1; level > 0; level--) {
-      const i = Math.floor(pfn / FANOUT ** level) & MASK;
+      const i = Math.floor(pfn / SPAN[level]!) & MASK;
       let next = node.slots[i] as Node;
       if (next.epoch !== e) next = newNode(e, next);
       node.slots[i] = next;
@@ -219,6 +276,8 @@ export class FrameStore implements Bulk {
     }
     node.slots[pfn & MASK] = undefined;
     s.count--;
+    if (s.cachePfn !== undefined && s.cachePfn[pfn & (CACHE_SLOTS - 1)] === pfn)
+      s.cachePfn[pfn & (CACHE_SLOTS - 1)] = -1;
     return s;
   }
 

@@ -19,6 +19,14 @@ export interface IoctlCall<R extends IommufdRoot> {
   readonly arg: Uint8Array;
 }
 
+/**
+ * The calling process's pid (Linux `current->tgid`): `env.pid` when the
+ * environment knows it, else the pid that opened context `call.ctx`.
+ */
+export function callerPid<R extends IommufdRoot>(call: IoctlCall<R>): number {
+  return call.env.pid ?? call.env.peek().iommufd.contexts[call.ctx]!.pid;
+}
+
 /** Copy an updated struct back to the caller (min(user size, kernel size) bytes). */
 export function respond<R extends IommufdRoot>(call: IoctlCall<R>, value: Record<string, unknown>): void {
   const layout = call.op.layout as unknown as {

@@ -66,7 +66,11 @@ export function decideIoasUnmap(
   if (only !== undefined && ioas.accesses.length === 0) {
     const p = root.iopt.pages.get(only.pages)!;
     // The area is its pages' only holder (the common MAP/UNMAP pair): it ends with them.
-    if (p.areas.length === 1 && p.holds.length === 0) return [unmapped(ioas.id, only, true)];
+    if (p.areas.length === 1 && p.holds.length === 0) {
+      // The request covers exactly the area (a MAP/UNMAP pair): its length is the area's.
+      const exact = !all && only.iova === c.iova && only.last === last;
+      return [unmapped(ioas.id, only, true, exact ? c.length : undefined)];
+    }
   }
   const txn = new PinTxn(root, ctx);
   notifyAccesses(txn, ioas.id, areas);
@@ -84,8 +88,9 @@ export function decideIoasUnmap(
 }
 
 /** The `ioas.unmapped` event of `area`; `pagesDestroyed` when it was its pages' last holder. */
-function unmapped(ioas: number, area: Area, pagesDestroyed: boolean): IoptDecided {
-  const length = area.last - area.iova + 1n;
+function unmapped(ioas: number, area: Area, pagesDestroyed: boolean, areaLength?: bigint): IoptDecided {
+  // A caller that knows the length passes it: one bigint fewer kept in the log per unmap.
+  const length = areaLength ?? area.last - area.iova + 1n;
   return {
     type: "ioas.unmapped",
     data: pagesDestroyed

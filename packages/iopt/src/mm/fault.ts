@@ -183,6 +183,18 @@ function walkShared(
   return undefined;
 }
 
+/** Overlay keys of private memory by pid, built once per pid (not a string per pinned range on the map hot path). */
+const PROCESS_KEYS: string[] = [];
+
+function processKey(pid: number): string {
+  let k = PROCESS_KEYS[pid];
+  if (k === undefined) {
+    k = `p${pid}`;
+    if (Number.isInteger(pid) && pid >= 0 && pid < 1 << 16) PROCESS_KEYS[pid] = k;
+  }
+  return k;
+}
+
 /** Up to this many pages of one page-table frame are read without a typed-array view. */
 const FEW_PAGES = 4;
 
@@ -196,7 +208,7 @@ function walkPrivate(
   out: PfnRun[],
 ): Errno | undefined {
   const proc = mm.processes.get(pid)!;
-  const key = `p${pid}`;
+  const key = processKey(pid);
   const obj = vma.object === undefined ? undefined : mm.objects.get(vma.object);
   while (vpn < stop) {
     const frame = Math.floor(vpn / PTES_PER_FRAME);
