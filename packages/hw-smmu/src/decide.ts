@@ -385,7 +385,10 @@ function nestedAlloc(state: SmmuState, c: Cmd<"smmu.domain.allocNested">, ctx: C
   if (isErrno(r)) return r;
   const e = ctx.step("smmu.nested_domain_alloc", "ENOMEM");
   if (e) return e;
-  const stored = r.instances.get(c.instance)!.domains.get(i.nextDomain)!.vste!;
+  // The event carries the guest's STE as given: evolve re-runs
+  // allocNestedDomain on it, which derives both the stored STE (EATS
+  // cleared) and enableAts from the guest's EATS — the stored copy would
+  // lose that.
   return [
     {
       type: "smmu.domain.nestedAllocated",
@@ -393,7 +396,7 @@ function nestedAlloc(state: SmmuState, c: Cmd<"smmu.domain.allocNested">, ctx: C
         instance: c.instance,
         domain: i.nextDomain,
         parent: c.parent,
-        ste: [...stored],
+        ste: [...vste],
         flags: c.flags ?? 0,
       },
     },

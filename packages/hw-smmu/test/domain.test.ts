@@ -267,6 +267,21 @@ describe("nested domains (IOMMU_HWPT_DATA_ARM_SMMUV3)", () => {
     expect(isErrno(alloc(log, s2, [s1cfg | (1n << 6n), 0n]))).toBe(false);
   });
 
+  it("keeps the guest's EATS = 1 for ATS through the event, and replays to the same domain", () => {
+    const log = withSmmu();
+    const s2 = domain(log, "s2");
+    const r = alloc(log, s2, [0xbn, 1n << 28n]); // V | Config stage-1, EATS = 1 (word 1 bits 29:28)
+    if (isErrno(r)) throw new Error(String(r));
+    const ev = r.find((e) => e.type === "smmu.domain.nestedAllocated")!.data as {
+      ste: bigint[];
+      domain: number;
+    };
+    expect(ev.ste[1]).toBe(1n << 28n); // the guest's word, not the stored copy with EATS cleared
+    const d = log.peek().smmu.instances.get(0)!.domains.get(ev.domain)!;
+    expect(d.enableAts).toBe(true);
+    expect((d.vste![1] >> 28n) & 3n).toBe(0n); // the stored STE has EATS cleared (the host owns it)
+  });
+
   it("EIO for bits outside the allowed set, a stage-2/nested Config, EATS = 2", () => {
     const log = withSmmu();
     const s2 = domain(log, "s2");
@@ -277,7 +292,9 @@ describe("nested domains (IOMMU_HWPT_DATA_ARM_SMMUV3)", () => {
     expect(alloc(log, s2, [0xbn, 2n << 28n])).toMatchObject({ name: "EIO" }); // EATS = S1CHK
     // V = 0: accepted and stored as zeros, whatever else it says
     const ev = alloc(log, s2, [0xen, 0xffn]);
-    expect(isErrno(ev) ? ev : ev[0]!.data).toMatchObject({ ste: [0n, 0n] });
+    if (isErrno(ev)) throw new Error(String(ev));
+    const id = (ev[0]!.data as { domain: number }).domain;
+    expect(log.peek().smmu.instances.get(0)!.domains.get(id)!.vste).toEqual([0n, 0n]);
   });
 
   it("attaches: the physical STE is Config nested with the guest's stage-1 fields and the parent's stage 2", () => {
