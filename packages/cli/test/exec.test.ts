@@ -34,6 +34,16 @@ describe.skipIf(!HAS_CC)("iommu-sim exec", { timeout: 60_000 }, () => {
     expect([...r.model.log.state.mm.processes.keys()]).toEqual([]);
   });
 
+  it("IOMMU_IOAS_MAP_FILE of the program's memfd: MD_CHECK_MAP/_REFS, bytes both ways, EBADF/EINVAL", async () => {
+    const r = await runExec({ program: cProgram("map_file"), stdio: "pipe" });
+    expect(r.stdout).toBe("PASSED\n");
+    expect(r.status).toBe(0);
+    // The memfd became one model file object, which the program's mapping of it shares.
+    const files = r.model.log.records.filter((x) => x.type === "mm.file.create");
+    expect(files.length).toBeGreaterThanOrEqual(1);
+    expect(r.model.log.records.some((x) => x.type === "ioas.map_file")).toBe(true);
+  });
+
   it("VFIO cdev: BIND_IOMMUFD resolves the iommufd fd in the program's fd table (EBADFD, EBADF), attach, group busy", async () => {
     const r = await runExec({ program: cProgram("vfio_cdev"), stdio: "pipe" });
     expect(r.stdout).toBe("PASSED\n");

@@ -201,3 +201,58 @@ describe("external process memory", () => {
     expect(mdCheckRefs(log.peek(), PID, BigInt(BASE), 0x1000n, 1)).toBeUndefined();
   });
 });
+
+describe("IOMMU_IOAS_MAP_FILE's fd (ExternalMemory.fileObject)", () => {
+  /** A process whose fd 5 is a memfd of `size` bytes ("00:01 77", as /proc/<pid>/maps names shmem) mapped shared at BASE. */
+  function withMemfd(size: () => number) {
+    const log = createLog(combine({ ...ioptSubsystems, dev }));
+    const proc = new FakeProcess();
+    const key = "00:01:77";
+    const external = new ExternalMemory(log, {
+      maps: () => [{ start: BASE, end: BASE + SIZE, prot: 3, offset: 0, key }],
+      credentials: () => ({ uid: 1000, memlockLimit: 8n << 20n, capIpcLock: false }),
+      objectSize: () => size(),
+      fdFile: (_pid, fd) =>
+        fd === 5
+          ? { key, size: size(), shmem: true }
+          : fd === 6
+            ? { key: "08:02:9", size: 4096, shmem: false }
+            : undefined,
+    });
+    external.track(PID, proc);
+    return { log, proc, external };
+  }
+
+  it("the memfd is one model file (its size in 4 KiB pages) shared with the program's mapping of it", () => {
+    const { log, external } = withMemfd(() => SIZE - 100);
+    const file = external.fileObject(PID, 5);
+    expect(typeof file).toBe("number");
+    expect(mm(log).objects.get(file as number)?.length).toBe(SIZE);
+    // The process was spawned (MAP_FILE charges it) and its mapping of the memfd mirrored onto the same file.
+    const vma = mm(log).processes.get(PID)!.vmas[0]!;
+    expect([vma.start, vma.end, vma.shared, vma.object]).toEqual([BASE, BASE + SIZE, true, file]);
+    expect(external.fileObject(PID, 5)).toBe(file);
+  });
+
+  it("an fd that is not open is undefined (EBADF); one that is not shmem is EINVAL; an empty memfd is EINVAL", () => {
+    let size = SIZE;
+    const { external } = withMemfd(() => size);
+    expect(external.fileObject(PID, 9)).toBeUndefined();
+    expect(external.fileObject(PID + 1, 5)).toBeUndefined(); // not a live tracked process
+    expect((external.fileObject(PID, 6) as Errno).name).toBe("EINVAL");
+    size = 0;
+    expect((external.fileObject(PID, 5) as Errno).name).toBe("EINVAL");
+  });
+
+  it("a memfd truncated below the model's size becomes a new model file (its old pages are gone)", () => {
+    let size = SIZE;
+    const { log, external } = withMemfd(() => size);
+    const first = external.fileObject(PID, 5) as number;
+    size = 4096;
+    const second = external.fileObject(PID, 5) as number;
+    expect(second).not.toBe(first);
+    expect(mm(log).objects.get(second)?.length).toBe(4096);
+    size = SIZE; // grown again: the model keeps the file it has
+    expect(external.fileObject(PID, 5)).toBe(second);
+  });
+});

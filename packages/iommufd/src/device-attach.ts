@@ -8,8 +8,9 @@
  *
  * Attach to an IOAS = its auto domain: an auto-domain HWPT of the same
  * driver and unit on that IOAS that the device can use is reused, else one
- * is allocated (iommufd_device_auto_get_domain(); a PASID-capable device's
- * auto domain is allocated with IOMMU_HWPT_ALLOC_PASID). The device's
+ * is allocated (iommufd_device_auto_get_domain(), with flags 0: an auto
+ * domain is never PASID-compatible, so iommufd_hwpt_pasid_compat() refuses
+ * a PASID on it, and a PASID beside a RID on it). The device's
  * reserved regions become reserved ranges of the IOAS owned by the device
  * (iopt_table_enforce_dev_resv_regions()) while it has an attachment
  * there; the driver programs the hardware (VT-d PASID entry, SMMU STE/CD).
@@ -200,7 +201,8 @@ function targetHwpt(
   }
   const hwptId = allocObjectId(r.context);
   if (isErrno(hwptId)) return hwptId;
-  const flags = maxPasidLog2(seq.root, r.info) > 0 ? IOMMU_HWPT_ALLOC_PASID : 0;
+  // Auto domains are allocated with flags 0 (device.c iommufd_device_auto_get_domain()), so they are
+  // not PASID-compatible: a device using PASIDs attaches HWPTs allocated with IOMMU_HWPT_ALLOC_PASID.
   const ev = decideHwptPagingAlloc(
     seq.root,
     r.context.id,
@@ -208,7 +210,7 @@ function targetHwpt(
       hwptId,
       ioasId: r.pt.id,
       kobj: seq.root.iommufd.nextKobj,
-      flags,
+      flags: 0,
       autoDomain: true,
       hw: { driver: driverOf(r.info.driver), unit: r.info.unit },
     },

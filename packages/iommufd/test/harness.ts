@@ -35,11 +35,19 @@ export class IommuFd {
   /** The fd's user memory (NO_MEMORY unless a test gives it a process). */
   user: UserMemory = NO_MEMORY;
 
+  /** The fd table's memfds (IOMMU_IOAS_MAP_FILE): fd → model file object (or the errno of a non-memfd). */
+  files: Map<number, number | Errno> | undefined;
+  /** The calling process when it is not the opener (a forked child's call); undefined: the opener. */
+  callerPid: number | undefined;
+
   env(): IoctlEnv<IommufdRoot> {
+    const files = this.files;
     return {
       dispatch: (c) => this.log.dispatch(c),
       peek: () => this.log.peek() as IommufdRoot,
       user: this.user,
+      ...(files === undefined ? {} : { fileObject: (fd: number) => files.get(fd) }),
+      ...(this.callerPid === undefined ? {} : { pid: this.callerPid }),
     };
   }
 

@@ -34,6 +34,7 @@ const PAGE = 4096n;
 const NIC = rid(3, 0, 0); // nic0 behind vtd0: no PRI, so faults are recorded
 const GPU = rid(0, 1, 0); // gpu0 behind smmu0
 const IOVA = 0x10_0000n;
+const ALLOC_PASID = 1 << 3; // IOMMU_HWPT_ALLOC_PASID
 
 type Ev = { type: string; data: Record<string, unknown> };
 
@@ -79,12 +80,12 @@ class HwFixture extends Fixture {
   }
 
   /** IOMMU_HWPT_ALLOC → [rc, out_hwpt_id]. */
-  hwptAlloc(devId: number, flags: number): [number, number] {
+  hwptAlloc(devId: number, flags: number, ioas = this.ioas): [number, number] {
     const arg = bytes(48, [
       [0, 4, 48],
       [4, 4, flags],
       [8, 4, devId],
-      [12, 4, this.ioas],
+      [12, 4, ioas],
     ]);
     return [this.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_ALLOC, arg), view(arg).getUint32(16, true)];
   }
@@ -285,18 +286,42 @@ describe("replace (iommufd_device_replace, VFIO's attach of an attached device)"
 });
 
 describe("PASID attach (VFIO_DEVICE_ATTACH_PASID, iommufd_device_attach with a PASID)", () => {
-  /** A second IOAS mapping buffer page 2 at 2·IOVA, and `dev` bound and RID-attached to the first. */
+  /**
+   * A second IOAS mapping buffer page 2 at 2·IOVA, and `dev` bound with its RID attached to a
+   * HWPT on the first. Both HWPTs are allocated with IOMMU_HWPT_ALLOC_PASID, as a program using
+   * PASIDs must (auto domains are not PASID-compatible): [fixture, dev, RID HWPT, PASID HWPT].
+   */
   function twoSpaces(device: string): [HwFixture, number, number, number] {
     const f = new HwFixture();
     const dev = f.bind(device);
-    f.attach(dev, f.ioas);
+    const [rc, ridHwpt] = f.hwptAlloc(dev, ALLOC_PASID);
+    expect(rc).toBe(0);
+    expect(Array.isArray(f.attach(dev, ridHwpt))).toBe(true);
     expect(f.map(PAGE, IOVA)[0]).toBe(0);
-    const first = f.ioas;
-    const second = f.ioasAlloc();
-    f.ioas = second;
+    f.ioas = f.ioasAlloc();
     expect(f.map(PAGE, 2n * IOVA, true, f.buffer + 0x2000n)[0]).toBe(0);
-    return [f, dev, first, second];
+    const [rc2, pasidHwpt] = f.hwptAlloc(dev, ALLOC_PASID);
+    expect(rc2).toBe(0);
+    return [f, dev, ridHwpt, pasidHwpt];
   }
+
+  it("auto domains are not PASID-compatible (iommufd_hwpt_pasid_compat): a PASID needs an ALLOC_PASID HWPT beside one", () => {
+    const f = new HwFixture();
+    const nic = f.bind("nic0");
+    const at = (ptId: number, pasid?: number) =>
+      f.try({
+        type: "iommufd.device.attach",
+        data: { ctx: f.ctx, devId: nic, ptId, ...(pasid === undefined ? {} : { pasid }) },
+      });
+    // A PASID attached to an IOAS gets a new auto domain (flags 0): refused, and nothing is left.
+    const before = stateHash(f.log.state);
+    expect(at(f.ioas, 1)).toBe("EINVAL");
+    expect(stateHash(f.log.state)).toBe(before);
+    // The RID on an auto domain: a PASID on a PASID-compatible HWPT is refused beside it.
+    expect(Array.isArray(at(f.ioas))).toBe(true);
+    const [, withPasid] = f.hwptAlloc(nic, ALLOC_PASID);
+    expect(at(withPasid, 1)).toBe("EINVAL");
+  });
 
   it("VT-d: PASID 5 translates through its own IOAS, the RID through the first; detach → fault 0x59", () => {
     const [f, nic, , second] = twoSpaces("nic0");
@@ -304,8 +329,9 @@ describe("PASID attach (VFIO_DEVICE_ATTACH_PASID, iommufd_device_attach with a P
       type: "iommufd.device.attach",
       data: { ctx: f.ctx, devId: nic, ptId: second, pasid: 5 },
     };
-    // The PASID table page of PASIDs 0–63 exists since the RID attach: the new domain's steps remain.
-    expect(sweepFailNth(createSystem(), f.log.state, attach as never).sites).toContain("vtd.pgd_alloc");
+    // The PASID table page of PASIDs 0–63 exists since the RID attach and the domain since
+    // IOMMU_HWPT_ALLOC; reserving the device's windows in the second IOAS can still fail.
+    expect(sweepFailNth(createSystem(), f.log.state, attach as never).sites).toContain("iopt.reserve_iova");
     f.ok(attach);
     const read = (pasid: number | undefined, iova: bigint) =>
       vtdDmaRead(f.log.state, 0, {
@@ -325,7 +351,11 @@ describe("PASID attach (VFIO_DEVICE_ATTACH_PASID, iommufd_device_attach with a P
     f.ok({ type: "iommufd.device.detach", data: { ctx: f.ctx, devId: nic, pasid: 5 } });
     expect(read(5, 2n * IOVA)).toMatchObject({ kind: "fault", reason: 0x59 });
     expect(read(undefined, IOVA)).toEqual(f.pattern.slice(0, 4));
-    // PASID 5's auto domain had no other user: gone with its reserved window.
+    // The device left the second IOAS: its interrupt window went with it; only the domain's
+    // beyond-aperture range stays (owned by the HWPT's domain) until the HWPT is destroyed.
+    const kobj = f.log.state.iommufd.contexts[f.ctx]!.objects[second]!.kobj!;
+    expect(f.log.state.iopt.ioas.get(f.ioasKobj())!.reserved.map((r) => r.owner)).toEqual([kobj]);
+    expect(f.destroy(second)).toBe(0);
     expect(f.log.state.vtd.units.get(0)!.domains.size).toBe(1);
     expect(f.log.state.iopt.ioas.get(f.ioasKobj())!.reserved).toEqual([]);
   });
@@ -347,7 +377,7 @@ describe("PASID attach (VFIO_DEVICE_ATTACH_PASID, iommufd_device_attach with a P
     const f = new HwFixture();
     const nic = f.bind("nic0");
     const [, plain] = f.hwptAlloc(nic, 0); // no IOMMU_HWPT_ALLOC_PASID
-    const [, withPasid] = f.hwptAlloc(nic, 1 << 3); // IOMMU_HWPT_ALLOC_PASID
+    const [, withPasid] = f.hwptAlloc(nic, ALLOC_PASID);
     const at = (ptId: number, pasid?: number) =>
       f.try({
         type: "iommufd.device.attach",

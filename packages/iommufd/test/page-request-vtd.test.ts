@@ -253,10 +253,17 @@ describe("VT-d page requests through iommufd (accel0, PASID 5)", () => {
 
   it("a bound device without an IOPF HWPT at the PASID: the driver answers the group FAILURE at once", () => {
     const f = new PrqFixture().setUp();
-    // PASID 5 attached to the IOAS's auto domain (no fault queue)
+    // PASID 5 attached to a PASID-compatible HWPT without a fault queue
+    const ha = bytes(48, [
+      [0, 4, 48],
+      [4, 4, ALLOC_PASID],
+      [8, 4, f.dev],
+      [12, 4, f.ioas],
+    ]);
+    expect(f.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_ALLOC, ha)).toBe(0);
     f.ok({
       type: "iommufd.device.attach",
-      data: { ctx: f.fd.ctx, devId: f.dev, ptId: f.ioas, pasid: PASID },
+      data: { ctx: f.fd.ctx, devId: f.dev, ptId: view(ha).getUint32(16, true), pasid: PASID },
     });
     f.write();
     const u = f.unit();

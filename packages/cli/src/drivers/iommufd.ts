@@ -89,9 +89,9 @@ const TEST_UNION = 16;
 
 /**
  * What an IOMMU_TEST_CMD needs of the caller's real memory before it runs:
- * MD_CHECK_MAP (`{iova, length, uptr}`) and MD_CHECK_REFS (`{length, uptr,
- * refs}`) look at the pages behind `uptr`, which must be mirrored into the
- * model; ACCESS_RW reads or writes RAM behind IOVAs, so the pages behind
+ * MD_CHECK_MAP (`{iova, length, uptr}`), MD_CHECK_REFS (`{length, uptr,
+ * refs}`) and ACCESS_PAGES with a `uptr` look at the caller's pages behind
+ * `uptr`, which must be mirrored into the model; ACCESS_RW reads or writes RAM behind IOVAs, so the pages behind
  * them are synced first (a partial-page write must not bring back stale bytes).
  */
 function prepareTestCmd<R extends ExternalRoot>(
@@ -99,7 +99,7 @@ function prepareTestCmd<R extends ExternalRoot>(
   pid: number,
   buf: Uint8Array,
 ): void {
-  if (buf.length < TEST_UNION + 24) return;
+  if (buf.length < TEST_UNION + 32) return;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   switch (dv.getUint32(4, true)) {
     case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_MAP:
@@ -108,6 +108,15 @@ function prepareTestCmd<R extends ExternalRoot>(
     case IOMMU_TEST_OP.IOMMU_TEST_OP_MD_CHECK_REFS:
       external.mirror(pid, dv.getBigUint64(TEST_UNION + 8, true), dv.getBigUint64(TEST_UNION, true));
       break;
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_ACCESS_PAGES: {
+      // access_pages {flags, out_access_pages_id, iova, length, uptr}: with uptr ≠ 0 the pinned
+      // pages are compared with the caller's at uptr − (iova's offset in its page).
+      const uptr = dv.getBigUint64(TEST_UNION + 24, true);
+      const offset = dv.getBigUint64(TEST_UNION + 8, true) % 4096n;
+      if (uptr !== 0n && uptr >= offset)
+        external.mirror(pid, uptr - offset, dv.getBigUint64(TEST_UNION + 16, true) + offset);
+      break;
+    }
     case IOMMU_TEST_OP.IOMMU_TEST_OP_ACCESS_RW:
       // access_rw {iova, length, uptr, flags}: the pages behind the IOVAs are read or written.
       external.syncIova(dv.getBigUint64(TEST_UNION, true), dv.getBigUint64(TEST_UNION + 8, true));
@@ -119,10 +128,13 @@ function prepareTestCmd<R extends ExternalRoot>(
  * IOMMU_IOAS_MAP pins the memory of the process making the call (Linux
  * iopt_alloc_user_pages(): `pages->source_mm = current->mm`), which is not
  * the context's opener when a forked child maps through an inherited fd
- * (the selftest's fork_gone / fork_present): `ioas.map` names the caller.
+ * (the selftest's fork_gone / fork_present): `ioas.map` (and `ioas.map_file`,
+ * iopt_alloc_file_pages() charging `current`) names the caller. iommufd's own
+ * handlers take the caller from `IoctlEnv.pid`; this also covers the VFIO
+ * container's MAP_DMA, which vfio-compat dispatches itself.
  */
 function asCaller(command: Message, pid: number): Message {
-  if (command.type !== "ioas.map") return command;
+  if (command.type !== "ioas.map" && command.type !== "ioas.map_file") return command;
   const data = command.data as { pid: number };
   return data.pid === pid ? command : { ...command, data: { ...data, pid } };
 }
@@ -151,7 +163,11 @@ export class IommufdContextFile implements OpenFile {
       dispatch: (c) => this.log.dispatch(asCaller(c, caller.pid)),
       peek: () => this.log.peek(),
       user: caller.memory,
+      pid: caller.pid,
     };
+    const external = this.external;
+    // IOMMU_IOAS_MAP_FILE's fd is one of the program's own fds (a memfd): the mirror finds its object.
+    if (external !== undefined) env.fileObject = (fd) => external.fileObject(caller.pid, fd);
     const ops = this.fileOps;
     const install = caller.installFile;
     if (ops !== undefined && install !== undefined) {
@@ -174,7 +190,8 @@ export class IommufdContextFile implements OpenFile {
     const input = copyIn(caller, op, arg);
     if (isErrno(input)) return input.ret;
     if (this.external !== undefined && request === IOMMU_IOCTL.IOMMU_TEST_CMD) {
-      prepareTestCmd(this.external, this.log.peek().iommufd.contexts[this.ctx]?.pid ?? caller.pid, input.buf);
+      // MD_CHECK_MAP/_REFS read the caller's memory (current->mm), as the handler does with env.pid.
+      prepareTestCmd(this.external, caller.pid, input.buf);
     }
     const before = input.buf.slice();
     const ret = iommufdIoctl(env, this.ctx, request, input.buf);

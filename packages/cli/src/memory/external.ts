@@ -55,13 +55,15 @@ import {
   TASK_SIZE,
   type Vma,
 } from "@iommu-sim/iopt";
-import { type Errno, isErrno } from "@iommu-sim/uapi";
+import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
 import {
+  type FdFile,
   mappedObjectSize,
   type ProcCredentials,
   processAlive,
   type RealVma,
   readCredentials,
+  readFdFile,
   readMaps,
 } from "./proc-info";
 
@@ -182,6 +184,7 @@ export class ExternalMemory<R extends ExternalRoot> {
   private readonly maps: (pid: number) => RealVma[] | undefined;
   private readonly alive: (pid: number) => boolean;
   private readonly objectSize: (pid: number, start: number, end: number) => number | undefined;
+  private readonly fdFile: (pid: number, fd: number) => FdFile | undefined;
 
   /**
    * `options` replace the /proc lookups (tests): credentials, maps,
@@ -194,12 +197,14 @@ export class ExternalMemory<R extends ExternalRoot> {
       maps?: (pid: number) => RealVma[] | undefined;
       alive?: (pid: number) => boolean;
       objectSize?: (pid: number, start: number, end: number) => number | undefined;
+      fdFile?: (pid: number, fd: number) => FdFile | undefined;
     } = {},
   ) {
     this.credentials = options.credentials ?? readCredentials;
     this.maps = options.maps ?? readMaps;
     this.alive = options.alive ?? processAlive;
     this.objectSize = options.objectSize ?? mappedObjectSize;
+    this.fdFile = options.fdFile ?? readFdFile;
     log.commands$.subscribe((c) => this.committed(c.command, c.events));
   }
 
@@ -293,6 +298,51 @@ export class ExternalMemory<R extends ExternalRoot> {
     for (const [s, e] of holes) for (const piece of realPieces(real, s, e)) this.mirrorPiece(pid, piece);
   }
 
+  /**
+   * The model file object behind fd `fd` of live process `pid`, for
+   * IOMMU_IOAS_MAP_FILE (`IoctlEnv.fileObject`): the model file already
+   * standing for the real object when a shared mapping of it was mirrored,
+   * else one created now (`mm.file.create`, the object's size rounded up to
+   * 4 KiB). The process is `mm.spawn`ed first (MAP_FILE charges it), and
+   * the mappings it has of the object are mirrored, so the program's stores
+   * reach the model before a device reads them and device writes reach the
+   * program (see the module comment).
+   * @returns the file id; `undefined` when the fd is not open (EBADF); EINVAL
+   * when it is not a memfd/shmem file (Linux memfd_pin_folios()) or is
+   * empty (a model file has at least one page; Linux would fail only when
+   * pinning); ENOMEM when the model refuses the file.
+   */
+  fileObject(pid: number, fd: number): number | Errno | undefined {
+    const file = this.memories.has(pid) ? this.fdFile(pid, fd) : undefined;
+    if (file === undefined) return undefined;
+    if (!file.shmem) return errno("EINVAL", `fd ${fd} is not a memfd or shmem file`);
+    if (file.size === 0) return errno("EINVAL", `fd ${fd} is empty`);
+    if (this.ensureProcess(pid) === undefined) return errno("ESRCH", `process ${pid} cannot be mirrored`);
+    const length = Math.ceil(file.size / PAGE_SIZE) * PAGE_SIZE;
+    const known = this.objects.get(file.key);
+    const mm = this.log.peek().mm;
+    // A file truncated below the model's size lost those pages (shmem_truncate_range()): it is a
+    // new model file from now on. A grown one keeps its first size (see the module comment).
+    if (known !== undefined && length >= Number(mm.objects.get(known)?.length ?? 0)) {
+      this.mirrorObjectMappings(pid, file.key);
+      return known;
+    }
+    let id = FIRST_OBJECT_ID + this.objects.size;
+    while (mm.objects.has(id)) id++;
+    const r = this.log.dispatch({ type: "mm.file.create", data: { file: id, length: BigInt(length) } });
+    if (isErrno(r)) return r;
+    this.objects.set(file.key, id);
+    this.mirrorObjectMappings(pid, file.key);
+    return id;
+  }
+
+  /** Mirror every mapping process `pid` has of real object `key` (its bytes then sync both ways). */
+  private mirrorObjectMappings(pid: number, key: string): void {
+    for (const v of this.maps(pid) ?? []) {
+      if (v.key === key) this.mirror(pid, BigInt(v.start), BigInt(v.end - v.start));
+    }
+  }
+
   /** The model's process for `pid`, `mm.spawn`ed with its real credentials the first time. */
   private ensureProcess(pid: number): { vmas: readonly Vma[] } | undefined {
     const proc = this.log.peek().mm.processes.get(pid);
@@ -372,15 +422,26 @@ export class ExternalMemory<R extends ExternalRoot> {
     if (length <= 0n) return;
     const root = this.log.peek();
     const ranges: { pid: number; start: number; end: number }[] = [];
+    const fileRanges: { object: number; from: number; to: number }[] = [];
     for (const ioas of root.iopt.ioas.values()) {
       const slices = getPages(ioas, iova, length);
       if (isErrno(slices)) continue;
       for (const slice of slices) {
         const pages = root.iopt.pages.get(slice.pages);
-        if (pages === undefined || pages.file !== undefined) continue;
-        const va = Number(pages.uptr + slice.startByte);
-        ranges.push({ pid: pages.pid, start: va - (va % PAGE_SIZE), end: va + Number(slice.length) });
+        if (pages === undefined) continue;
+        // `uptr` is a user VA, or for MAP_FILE pages the byte offset in the file.
+        const at = Number(pages.uptr + slice.startByte);
+        const start = at - (at % PAGE_SIZE);
+        const end = Math.ceil((at + Number(slice.length)) / PAGE_SIZE) * PAGE_SIZE;
+        if (pages.file !== undefined) fileRanges.push({ object: pages.file, from: start, to: end });
+        else ranges.push({ pid: pages.pid, start, end });
       }
+    }
+    // MAP_FILE pages: their bytes are what the live processes mapping the memfd stored.
+    for (const r of fileRanges) {
+      if (![...this.objects.values()].includes(r.object)) continue;
+      for (const [pid, va] of this.liveMappings(r.object, r.from, r.to))
+        this.syncPages(pid, va, va + (r.to - r.from));
     }
     for (const r of ranges) {
       const end = Math.ceil(r.end / PAGE_SIZE) * PAGE_SIZE;

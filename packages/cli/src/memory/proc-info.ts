@@ -5,7 +5,7 @@
  * (/proc/<pid>/limits, fs/proc/base.c proc_pid_limits()). The external
  * memory mirror (external.ts) copies these into the model's `mm` process.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, readlinkSync, statSync } from "node:fs";
 
 /**
  * One line of /proc/<pid>/maps: [start, end) in bytes, its r/w
@@ -62,6 +62,46 @@ export function readMaps(pid: number): RealVma[] | undefined {
 export function mappedObjectSize(pid: number, start: number, end: number): number | undefined {
   try {
     return statSync(`/proc/${pid}/map_files/${start.toString(16)}-${end.toString(16)}`).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What fd `fd` of a process refers to, for IOMMU_IOAS_MAP_FILE. */
+export interface FdFile {
+  /** The object's identity as /proc/<pid>/maps shows it ("major:minor inode", hex device numbers). */
+  readonly key: string;
+  /** Its size in bytes now (st_size: ftruncate's length for a memfd). */
+  readonly size: number;
+  /** A memfd or a /dev/shm file: memory memfd_pin_folios() accepts (shmem or hugetlbfs). */
+  readonly shmem: boolean;
+}
+
+/**
+ * Linux include/linux/kdev_t.h new_decode_dev(): the (major, minor) of a
+ * 32-bit dev_t, written as /proc/<pid>/maps writes them (`%02x:%02x`).
+ */
+function mapsDevice(dev: bigint): string {
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  const hex = (n: number) => n.toString(16).padStart(2, "0");
+  return `${hex(major)}:${hex(minor)}`;
+}
+
+/**
+ * The file behind fd number `fd` of process `pid` (stat and readlink of
+ * /proc/<pid>/fd/<fd>, which need the rights /proc/<pid>/mem needs), or
+ * `undefined` when the fd is not open (EBADF for the ioctl that names it).
+ * A memfd's link reads "/memfd:NAME (deleted)".
+ */
+export function readFdFile(pid: number, fd: number): FdFile | undefined {
+  if (!Number.isInteger(fd) || fd < 0) return undefined;
+  const link = `/proc/${pid}/fd/${fd}`;
+  try {
+    const st = statSync(link, { bigint: true });
+    const target = readlinkSync(link);
+    const shmem = st.isFile() && (target.startsWith("/memfd:") || target.startsWith("/dev/shm/"));
+    return { key: `${mapsDevice(st.dev)}:${st.ino}`, size: Number(st.size), shmem };
   } catch {
     return undefined;
   }

@@ -179,9 +179,9 @@ export function faultDestroyEffects(root: IommufdRoot, kobj: number | undefined)
  * Detaching device `devId` at `pasid` from its HWPT
  * (iommufd_hwpt_detach_device / _replace_device →
  * iommufd_auto_response_faults()): the device's groups of that queue that
- * came through this attachment are answered INVALID — for the mock's RID
- * on a nested HWPT, also those of PASIDs without an attachment of their
- * own (route.ts handlePasid). Cannot fail.
+ * came through this attachment are answered INVALID — for a RID on a
+ * nested HWPT of a driver with `user_pasid_table` (the mock, SMMUv3), also
+ * those of PASIDs without an attachment of their own (route.ts handlePasid). Cannot fail.
  */
 export function faultDetachEffects(root: IommufdRoot, ctxId: number, devId: number, pasid: number): Decided {
   const c = root.iommufd.contexts[ctxId];
@@ -191,7 +191,7 @@ export function faultDetachEffects(root: IommufdRoot, ctxId: number, devId: numb
   const q = t === undefined ? undefined : root.iommufd.faults?.[t.fault];
   if (t === undefined || q === undefined) return [];
   return pendingGroups(q)
-    .filter((g) => g.devId === devId && handlePasid(c, idev, g.pasid) === pasid)
+    .filter((g) => g.devId === devId && handlePasid(root.iommufd, c, idev, g.pasid) === pasid)
     .flatMap((g) => answer(root, t.fault, g, IOMMUFD_PAGE_RESP_INVALID));
 }
 

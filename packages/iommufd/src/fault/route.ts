@@ -4,6 +4,7 @@
  * request's PASID — IOMMU_NO_PASID without one —, its domain's
  * iopf_handler, i.e. iommufd_fault_iopf_handler() and `hwpt->fault`).
  */
+import { objectDevice } from "../devices";
 import type { DriverKind } from "../drivers/driver";
 import type { IommufdContext, IommufdObject, IommufdState } from "../state";
 
@@ -39,16 +40,32 @@ export function hwptAt(ctx: IommufdContext, idev: IommufdObject, pasid: number):
 }
 
 /**
+ * Whether the driver of device object `idev` sets `iommu_ops.user_pasid_table`
+ * (the guest owns the PASID/CD table behind a nested RID attachment): the
+ * selftest mock (selftest.c mock_ops) and ARM SMMUv3 (arm-smmu-v3.c
+ * arm_smmu_ops); Intel VT-d does not (its PASIDs are attached one by one).
+ */
+function userPasidTable(state: IommufdState, idev: IommufdObject): boolean {
+  const info = objectDevice(state, idev);
+  return info === undefined || info.driver === "smmu";
+}
+
+/**
  * The PASID whose attachment a page request of `idev` at `pasid` goes
  * through (io-pgfault.c find_fault_handler): `pasid` when attached there;
- * else, for the selftest mock — whose iommu_ops set `user_pasid_table`, so
- * the guest owns the PASID table — the RID (0) when its HWPT is nested;
- * else none. Platform devices take the attachment at `pasid` only.
+ * else, when the driver sets `user_pasid_table` (the mock, SMMUv3: the
+ * guest owns the PASID/CD table), the RID (0) if its HWPT is nested — the
+ * request is the guest's, for its own stage 1; else none.
  */
-export function handlePasid(ctx: IommufdContext, idev: IommufdObject, pasid: number): number | undefined {
+export function handlePasid(
+  state: IommufdState,
+  ctx: IommufdContext,
+  idev: IommufdObject,
+  pasid: number,
+): number | undefined {
   if (hwptAt(ctx, idev, pasid) !== undefined) return pasid;
-  if (pasid === 0 || idev.attachments !== undefined || idev.device !== undefined) return undefined;
-  const rid = idev.refs[0];
+  if (pasid === 0 || !userPasidTable(state, idev)) return undefined;
+  const rid = hwptAt(ctx, idev, 0);
   return rid !== undefined && ctx.objects[rid]?.type === "hwpt_nested" ? 0 : undefined;
 }
 
@@ -66,7 +83,7 @@ export function faultOf(ctx: IommufdContext, hwpt: IommufdObject): IommufdObject
  * if the HWPT of the attachment they go through (`handlePasid`) has one.
  */
 export function targetOf(state: IommufdState, ctx: IommufdContext, idev: IommufdObject, pasid: number) {
-  const via = handlePasid(ctx, idev, pasid);
+  const via = handlePasid(state, ctx, idev, pasid);
   const hwptId = via === undefined ? undefined : hwptAt(ctx, idev, via);
   const hwpt = hwptId === undefined ? undefined : ctx.objects[hwptId];
   const fault = hwpt === undefined ? undefined : faultOf(ctx, hwpt);

@@ -111,7 +111,14 @@ export function accessPages(call: Call, v: AccessTestCmd): number {
   const at = (flags & MOCK_FLAGS_ACCESS_SYZ) !== 0 ? syzIova(call.env.peek(), ref, iova) : iova;
   const r = call.env.dispatch({
     type: "iommufd.selftest.access_pages",
-    data: { ...ref, iova: at, length, write: (flags & MOCK_FLAGS_ACCESS_WRITE) !== 0, uptr },
+    data: {
+      ...ref,
+      iova: at,
+      length,
+      write: (flags & MOCK_FLAGS_ACCESS_WRITE) !== 0,
+      uptr,
+      ...(call.env.pid === undefined ? {} : { pid: call.env.pid }),
+    },
   });
   if (isErrno(r)) return r.ret;
   const added = r.find((e) => e.type === "iommufd.selftest.access_item_added")!.data as { item: number };

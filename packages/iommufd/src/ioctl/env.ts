@@ -60,4 +60,20 @@ export interface IoctlEnv<R> {
    * calling context.
    */
   fileOf?(fd: number): IommufdFile | undefined;
+  /**
+   * The model file object (an id of `root.mm.objects`) behind fd number
+   * `fd` of the caller: what IOMMU_IOAS_MAP_FILE's fget() finds (Linux
+   * ioas.c iommufd_ioas_map_file()). `undefined`: the fd is not open →
+   * EBADF. An `Errno`: the fd is open but cannot back IOVA (not a memfd or
+   * shmem file: EINVAL, as memfd_pin_folios()). Absent (a model without
+   * fds): every MAP_FILE answers EBADF.
+   */
+  fileObject?(fd: number): number | Errno | undefined;
+  /**
+   * The calling process (Linux `current->tgid`): the process whose memory
+   * IOMMU_IOAS_MAP / MAP_FILE pin and charge, and whose memory the selftest's
+   * MD_CHECK_MAP / MD_CHECK_REFS read (`current->mm`). Absent: the pid that
+   * opened the context (a model with one process per context).
+   */
+  readonly pid?: number;
 }

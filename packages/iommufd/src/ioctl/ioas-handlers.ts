@@ -13,7 +13,7 @@ import {
 } from "@iommu-sim/uapi";
 import type { IommufdRoot } from "../root";
 import { compatIoas } from "../vfio-ioas";
-import { type IoctlCall, respond, ret } from "./call";
+import { callerPid, type IoctlCall, respond, ret } from "./call";
 import { kobjOf } from "./resolve";
 
 type Call = IoctlCall<IommufdRoot>;
@@ -21,6 +21,8 @@ const U64_MAX = (1n << 64n) - 1n;
 const EOVERFLOW = -75;
 const EINVAL = -22;
 const EMSGSIZE = -90;
+const EBADF = -9;
+const EFAULT = -14;
 const IOVA_RANGE_SIZE = 16; // struct iommu_iova_range {__aligned_u64 start, last}
 
 function dispatch(
@@ -47,13 +49,67 @@ export function ioasMap(call: Call): number {
   const root = call.env.peek();
   const ioas = kobjOf(root, call.ctx, v.ioas_id, "ioas");
   if (isErrno(ioas)) return ioas.ret;
-  // The context's RLIMIT_MODE decides who the new iopt_pages charge (io_pagetable.c iopt_map_common()).
-  const { pid, accountMode } = root.iommufd.contexts[call.ctx]!;
+  // The context's RLIMIT_MODE decides who the new iopt_pages charge (io_pagetable.c iopt_map_common());
+  // the pages are the caller's (iopt_alloc_user_pages(): current->mm).
+  const { accountMode } = root.iommufd.contexts[call.ctx]!;
+  const pid = callerPid(call);
   const r = dispatch(call, {
     type: "ioas.map",
     data: { ioas, pid, userVa: v.user_va, length: v.length, iova: v.iova, flags: v.flags, accountMode },
   });
   if (isErrno(r)) return r.ret;
+  respond(call, { ...call.value, iova: mappedIova(r) ?? v.iova });
+  return 0;
+}
+
+/**
+ * IOMMU_IOAS_MAP_FILE (`struct iommu_ioas_map_file {size, flags, ioas_id,
+ * fd, start, length, iova}`; Linux ioas.c iommufd_ioas_map_file() →
+ * io_pagetable.c iopt_map_file_pages()): maps `length` bytes of the memfd
+ * `fd` from byte `start`, answering the IOVA. Checks in Linux's order:
+ * unknown flags → EOPNOTSUPP (decode); iova or length ≥ ULONG_MAX →
+ * EOVERFLOW; neither READABLE nor WRITEABLE → EINVAL; no such IOAS →
+ * ENOENT; `fd` not open → EBADF (`env.fileObject`); then iopt's checks
+ * (zero length EINVAL, start + length − 1 wrap EOVERFLOW, IOVA errors).
+ * Pinning pages at or past the file's end (only when a domain or access
+ * pins at map time) is EINVAL: shmem_get_folio() refuses an index past
+ * i_size inside memfd_pin_folios().
+ */
+export function ioasMapFile(call: Call): number {
+  const v = call.value as {
+    flags: number;
+    ioas_id: number;
+    fd: number;
+    start: bigint;
+    length: bigint;
+    iova: bigint;
+  };
+  if (v.iova >= U64_MAX || v.length >= U64_MAX) return EOVERFLOW;
+  if ((v.flags & 0x6) === 0) return EINVAL; // IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE
+  const root = call.env.peek();
+  const ioas = kobjOf(root, call.ctx, v.ioas_id, "ioas");
+  if (isErrno(ioas)) return ioas.ret;
+  const file = call.env.fileObject?.(v.fd);
+  if (file === undefined) return EBADF;
+  if (isErrno(file)) return file.ret;
+  const { accountMode } = root.iommufd.contexts[call.ctx]!;
+  const r = dispatch(call, {
+    type: "ioas.map_file",
+    data: {
+      ioas,
+      pid: callerPid(call),
+      file,
+      start: v.start,
+      length: v.length,
+      iova: v.iova,
+      flags: v.flags,
+      accountMode,
+    },
+  });
+  // iopt reports a page past the object's end as EFAULT (a user mapping's SIGBUS); for a
+  // file Linux's pin path (memfd_pin_folios() → shmem_get_folio()) answers EINVAL, and a file
+  // pin has no other EFAULT case.
+  if (isErrno(r)) return r.ret === EFAULT ? EINVAL : r.ret;
   respond(call, { ...call.value, iova: mappedIova(r) ?? v.iova });
   return 0;
 }

@@ -26,7 +26,7 @@ import {
   destroyAccessPages,
   setTempMemoryLimit,
 } from "./access-handlers";
-import { type IoctlCall, respondU32, ret } from "./call";
+import { callerPid, type IoctlCall, respondU32, ret } from "./call";
 import { type PasidTestCmd, pasidAttach, pasidCheckHwpt, pasidDetach } from "./pasid-handlers";
 import { kobjOf } from "./resolve";
 
@@ -88,14 +88,14 @@ function checkMap(call: Call, v: TestCmd): number {
   const { iova, length, uptr } = v.check_map;
   const io = BigInt(MOCK_IO_PAGE_SIZE);
   if (iova % io !== 0n || length % io !== 0n || uptr % io !== 0n || uptr + length >= 1n << 64n) return EINVAL;
-  return ret(mdCheckMap(root as unknown as CheckRoot, hwpt.kobj!, iova, length, c.pid, uptr));
+  // The selftest reads the caller's pages (current->mm), which a forked child's call makes its own.
+  return ret(mdCheckMap(root as unknown as CheckRoot, hwpt.kobj!, iova, length, callerPid(call), uptr));
 }
 
 function checkRefs(call: Call, v: TestCmd): number {
   const root = call.env.peek();
-  const pid = root.iommufd.contexts[call.ctx]!.pid;
   const { uptr, length, refs } = v.check_refs;
-  return ret(mdCheckRefs(root as unknown as CheckRoot, pid, uptr, length, refs));
+  return ret(mdCheckRefs(root as unknown as CheckRoot, callerPid(call), uptr, length, refs));
 }
 
 /** IOMMU_TEST_CMD: dispatch on `op`. */

@@ -213,7 +213,7 @@ function checkPages(
  * (iommufd_test_access_pages → iommufd_access_pin_pages): pin the pages
  * under [iova, iova + length − 1] as a new item whose id is the access's
  * next (from 0). With `uptr` ≠ 0 the pinned pages must be the caller's
- * pages at `uptr`.
+ * pages at `uptr` (process `pid`; absent: the context's opener).
  * Errors: EBADFD no access; EOPNOTSUPP the access was created without
  * MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES; ENOMEM fault points
  * `selftest.access_pages_alloc`, iopt's pinning ones and
@@ -224,7 +224,7 @@ function checkPages(
  */
 export function decideAccessPages(
   root: IommufdRoot,
-  c: { ctx: number; id: number; iova: bigint; length: bigint; write: boolean; uptr: bigint },
+  c: { ctx: number; id: number; iova: bigint; length: bigint; write: boolean; uptr: bigint; pid?: number },
   ctx: Ctx,
   evolve: RootEvolve,
 ): Decided | Errno {
@@ -250,7 +250,9 @@ export function decideAccessPages(
     for (const e of pinned) after = evolve(after, e);
     const frames = accessPinFrames(after, o.kobj!, item);
     if (isErrno(frames)) return frames;
-    const mismatch = checkPages(after, root.iommufd.contexts[c.ctx]!.pid, frames, c.uptr, c.iova);
+    // iommufd_test_check_pages() looks the pages up in current->mm: the caller's.
+    const pid = c.pid ?? root.iommufd.contexts[c.ctx]!.pid;
+    const mismatch = checkPages(after, pid, frames, c.uptr, c.iova);
     if (mismatch) return mismatch;
   }
   const fail2 = ctx.step("selftest.access_item_alloc", "ENOMEM");

@@ -44,6 +44,12 @@ export const iommufdAccessMessages = [
       length: U64("bytes"),
       write: Type.Boolean({ description: "MOCK_FLAGS_ACCESS_WRITE" }),
       uptr: U64("user VA whose pages must be the pinned ones; 0 skips the check"),
+      pid: Type.Optional(
+        UInt(
+          31,
+          "the calling process, whose memory `uptr` is in (current->mm); absent: the context's opener",
+        ),
+      ),
     }),
     "IOMMU_TEST_OP_ACCESS_PAGES: pin the pages under an IOVA range as a new item (iommufd_test_access_pages)",
   ),
