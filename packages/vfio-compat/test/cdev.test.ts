@@ -147,8 +147,8 @@ describe("VFIO_DEVICE_ATTACH_IOMMUFD_PT / DETACH_IOMMUFD_PT", () => {
     expect(m.objects(ctx)).toEqual({ 1: "device:nic0", 2: "ioas", 3: "hwpt_paging" });
     expect(m.attach(file, ioas)).toEqual([0, 3]);
     expect(m.attach(file, 3)).toEqual([0, 3]); // naming the HWPT itself
-    // the auto domain of a PASID-capable device is allocated PASID-compatible (iommufd_device_auto_get_domain)
-    expect(m.state.iommufd.contexts[ctx]!.objects[3]!.flags).toBe(IOMMU_HWPT_ALLOC_PASID);
+    // an auto domain is allocated with flags 0 (iommufd_device_auto_get_domain): not PASID-compatible
+    expect(m.state.iommufd.contexts[ctx]!.objects[3]!.flags ?? 0).toBe(0);
   });
 
   it("argsz and flags: EINVAL below 12, unknown flag, PASID with argsz < 16; EFAULT reading the pasid", () => {
@@ -178,8 +178,12 @@ describe("VFIO_DEVICE_ATTACH_IOMMUFD_PT / DETACH_IOMMUFD_PT", () => {
     m.bind(file, ctx);
     const ioas = m.ioasAlloc(ctx);
     expect(m.attach(file, ioas, 1 << 20)[0]).toBe(EINVAL);
-    expect(m.attach(file, ioas, 5)).toEqual([0, 3]);
-    expect(m.attach(file, ioas)).toEqual([0, 3]); // the RID shares the PASID-compatible auto domain
+    // an IOAS at a PASID means an auto domain, which is not PASID-compatible (iommufd_hwpt_pasid_compat)
+    expect(m.attach(file, ioas, 5)[0]).toBe(EINVAL);
+    const hwpt = m.hwptAlloc(ctx, 1, ioas, IOMMU_HWPT_ALLOC_PASID);
+    expect(hwpt).toBe(3);
+    expect(m.attach(file, hwpt, 5)).toEqual([0, 3]);
+    expect(m.attach(file, hwpt)).toEqual([0, 3]); // the RID on the same PASID-compatible HWPT
     const idev = () => m.state.iommufd.contexts[ctx]!.objects[1]!;
     expect(idev().attachments).toEqual([
       { pasid: 0, hwpt: 3 },
@@ -191,7 +195,7 @@ describe("VFIO_DEVICE_ATTACH_IOMMUFD_PT / DETACH_IOMMUFD_PT", () => {
     expect(idev().attachments).toEqual([{ pasid: 0, hwpt: 3 }]);
     expect(m.detach(file, 5)).toBe(0); // nothing attached there: quietly 0
     expect(m.detach(file)).toBe(0);
-    expect(m.objects(ctx)).toEqual({ 1: "device:nic0", 2: "ioas" }); // the auto domain went with its last user
+    expect(m.objects(ctx)).toEqual({ 1: "device:nic0", 2: "ioas", 3: "hwpt_paging" }); // a user-allocated HWPT stays
   });
 
   it("the MSI window of a VT-d device is reserved in the IOAS it attaches to (EADDRINUSE when mapped)", () => {

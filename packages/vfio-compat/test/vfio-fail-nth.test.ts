@@ -7,7 +7,13 @@
  * succeeds. Then the log replays to the same state.
  */
 import { stateHash } from "@iommu-sim/eventlog";
-import { IOMMU_IOCTL, IOMMU_VFIO_IOAS_SET, isErrno, VFIO_IOCTL } from "@iommu-sim/uapi";
+import {
+  IOMMU_HWPT_ALLOC_PASID,
+  IOMMU_IOCTL,
+  IOMMU_VFIO_IOAS_SET,
+  isErrno,
+  VFIO_IOCTL,
+} from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
 import { createEmptyVfioSystemLog } from "../src/index";
 import { bytes } from "./harness";
@@ -167,15 +173,17 @@ describe("fail-nth over the cdev path", () => {
     const attachSites = sweep(m, () => m.attach(file, ioas)[0]);
     expect(attachSites.length).toBeGreaterThan(2);
     // PASID 0x10000 needs a new PASID-table page (64 entries per page, VT-d §9.5): a fallible step
-    expect(sweep(m, () => m.attach(file, ioas, 0x1_0000)[0])).toEqual(["vtd.pasid_table_alloc"]);
+    const hwpt = m.hwptAlloc(ctx, 1, ioas, IOMMU_HWPT_ALLOC_PASID); // PASIDs need a PASID-compatible HWPT
+    expect(m.attach(file, hwpt)[0]).toBe(0); // … and so does the RID beside them (replace)
+    expect(sweep(m, () => m.attach(file, hwpt, 0x1_0000)[0])).toEqual(["vtd.pasid_table_alloc"]);
     expect(m.state.iommufd.contexts[ctx]!.objects[1]!.attachments).toEqual([
-      { pasid: 0, hwpt: 3 },
-      { pasid: 0x1_0000, hwpt: 3 },
+      { pasid: 0, hwpt },
+      { pasid: 0x1_0000, hwpt },
     ]);
     // release has no fallible step: it always goes through
     m.log.failNth(1);
     m.env.dispatch({ type: "vfio.device.close", data: { file } });
     expect(m.log.lastSteps.fired).toBe(false);
-    expect(m.objects(ctx)).toEqual({ 2: "ioas" });
+    expect(m.objects(ctx)).toEqual({ 2: "ioas", [hwpt]: "hwpt_paging" }); // a user-allocated HWPT stays
   });
 });

@@ -156,6 +156,24 @@ export class Machine {
     return view(arg).getUint32(8, true);
   }
 
+  /**
+   * IOMMU_HWPT_ALLOC (struct iommu_hwpt_alloc, 48 bytes) of a paging HWPT
+   * for device object `devId` on `ptId` with `flags` → the HWPT id. A
+   * PASID needs one allocated with IOMMU_HWPT_ALLOC_PASID (auto domains
+   * are not PASID-compatible, iommufd_hwpt_pasid_compat()).
+   */
+  hwptAlloc(ctx: number, devId: number, ptId: number, flags: number): number {
+    const arg = bytes(48, [
+      [0, 4, 48],
+      [4, 4, flags],
+      [8, 4, devId],
+      [12, 4, ptId],
+    ]);
+    const rc = this.ioctl(ctx, IOMMU_IOCTL.IOMMU_HWPT_ALLOC, arg);
+    if (rc !== 0) throw new Error(`HWPT_ALLOC failed: ${rc}`);
+    return view(arg).getUint32(16, true);
+  }
+
   /** IOMMU_VFIO_IOAS GET on `ctx` → [rc, ioas id]. */
   compatIoas(ctx: number): [number, number] {
     const arg = bytes(12, [[0, 4, 12]]);

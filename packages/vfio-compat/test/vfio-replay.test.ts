@@ -4,7 +4,7 @@
  * included) and replayed into an empty log: the same state hash.
  */
 import { encodeLog, type LogRecord, readLog, stateHash, textSource, Vocabulary } from "@iommu-sim/eventlog";
-import { VFIO_IOCTL, VOCABULARY } from "@iommu-sim/uapi";
+import { IOMMU_HWPT_ALLOC_PASID, VFIO_IOCTL, VOCABULARY } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
 import { createEmptyVfioSystemLog } from "../src/index";
 import { bytes } from "./harness";
@@ -29,7 +29,8 @@ describe("JSONL replay of VFIO files", () => {
     const cdevCtx = m.openIommufd(false);
     const cdev = m.open("/dev/vfio/devices/vfio0") as number; // accel0
     expect(m.bind(cdev, cdevCtx)).toEqual([0, 1]);
-    expect(m.attach(cdev, m.ioasAlloc(cdevCtx), 7)).toEqual([0, 3]);
+    const pasidHwpt = m.hwptAlloc(cdevCtx, 1, m.ioasAlloc(cdevCtx), IOMMU_HWPT_ALLOC_PASID);
+    expect(m.attach(cdev, pasidHwpt, 7)).toEqual([0, pasidHwpt]);
     m.env.dispatch({ type: "vfio.group.close", data: { group: 2 } }); // lingers: fd holds it
     m.env.dispatch({ type: "vfio.device.close", data: { file: fd } });
     expect(m.state.vfio.groups).toEqual({});
