@@ -73,8 +73,9 @@ describe.skipIf(!HAS_CC)("examples", { timeout: 60_000 }, () => {
       "group 1 viable",
       // The AND of the compat IOAS's domains' page sizes (iommufd_vfio_iommu_get_info). The model
       // attaches group 1's device (nic0, VT-d) at SET_CONTAINER (vfio-compat's documented deviation:
-      // Linux attaches at GET_DEVICE_FD and would answer 0xfffffffffffff000 here); its domain has 4 KiB pages.
-      "iova_pgsizes 0x1000",
+      // Linux attaches at GET_DEVICE_FD and would answer 0xfffffffffffff000 here); its VT-d second-stage
+      // domain maps 4 KiB, 2 MiB and 1 GiB pages (CAP.SLLPS = 0b11).
+      "iova_pgsizes 0x40201000",
       "mapped 1 MiB at iova 0x10000000",
       "device 0000:00:02.0: PCI",
       "unmapped 1048576 bytes",

@@ -59,6 +59,9 @@ function iovaRanges(m: Machine, container: number): [bigint, bigint][] {
   const argsz = view(probe).getUint32(0, true);
   const info = bytes(argsz, [[0, 4, argsz]]);
   expect(m.ioctl(container, VFIO_IOCTL.VFIO_IOMMU_GET_INFO, info)).toBe(0);
+  // iova_pgsizes (offset 8): the VT-d second-stage domain's pgsize_bitmap, 4K | 2M | 1G with the
+  // default CAP.SLLPS = 0b11 (intel-iommu domain_super_pgsize_bitmap()) — what QEMU sizes its maps by
+  expect(view(info).getBigUint64(8, true)).toBe(0x4020_1000n);
   const caps = decodeVfioCapChain(info, view(info).getUint32(16, true));
   if (isErrno(caps)) throw new Error(`${caps}`);
   const cap = caps.find((c) => c.id === VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE)!;

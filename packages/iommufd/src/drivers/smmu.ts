@@ -46,9 +46,20 @@ function decideSmmu(root: HwRoot, command: SmmuCommand, ctx: DecideContext): Dec
   return isErrno(r) ? r : [...r];
 }
 
-/** iopt's view of an SMMU paging domain: 4 KiB IO pages (the 4 KiB granule), aperture [0, 2^48 − 1]. */
+/**
+ * iopt's view of an SMMU paging domain: 4 KiB IO pages (the 4 KiB
+ * granule), aperture [0, 2^48 − 1], pgsize_bitmap 4K | 2M | 1G (Linux
+ * arm-smmu-v3.c arm_smmu_device_hw_probe(): IDR5.GRAN4K → SZ_4K | SZ_2M |
+ * SZ_1G, the page and the two block sizes of the 4 KiB granule).
+ */
 export function smmuDomainDescriptor(kobj: number) {
-  return { id: kobj, ioPageSize: 4096, apertureStart: 0n, apertureLast: (1n << BigInt(SMMU_IA_BITS)) - 1n };
+  return {
+    id: kobj,
+    ioPageSize: 4096,
+    apertureStart: 0n,
+    apertureLast: (1n << BigInt(SMMU_IA_BITS)) - 1n,
+    pgsizeBitmap: 0x4020_1000n,
+  };
 }
 
 /** The SMMUv3 driver. */

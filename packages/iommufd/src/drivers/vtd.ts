@@ -58,10 +58,20 @@ function decideVtd(root: HwRoot, command: VtdCommand, ctx: DecideContext): Decid
 }
 
 /**
+ * pgsize_bitmap of a VT-d second-stage domain (Linux intel/iommu.c
+ * domain_super_pgsize_bitmap()): 4 KiB, plus 2 MiB and 1 GiB where
+ * CAP.SLLPS bits 0 and 1 say the unit has those superpages.
+ */
+export function vtdPgsizeBitmap(sllps: number): bigint {
+  return 0x1000n | (sllps & 1 ? 0x20_0000n : 0n) | (sllps & 2 ? 0x4000_0000n : 0n);
+}
+
+/**
  * The descriptor iopt gets for a VT-d paging domain: 4 KiB IO pages,
  * aperture [0, 2^width − 1] with width the AGAW the domain gets (the
  * widest SAGAW within MGAW: Linux `domain->geometry.aperture_end =
- * __DOMAIN_MAX_ADDR(gaw)`), cache coherency enforced when ECAP.SC.
+ * __DOMAIN_MAX_ADDR(gaw)`), cache coherency enforced when ECAP.SC, the
+ * superpage sizes of CAP.SLLPS (`vtdPgsizeBitmap`).
  */
 export function vtdDomainDescriptor(unit: VtdUnit, kobj: number) {
   const width = agawToWidth(capMaxAgaw(unit.config.cap));
@@ -71,6 +81,7 @@ export function vtdDomainDescriptor(unit: VtdUnit, kobj: number) {
     apertureStart: 0n,
     apertureLast: (1n << BigInt(width)) - 1n,
     enforceCacheCoherency: unitFeatures(unit.config).sc,
+    pgsizeBitmap: vtdPgsizeBitmap(unitFeatures(unit.config).sllps),
   };
 }
 

@@ -35,6 +35,12 @@ export interface DomainDescriptor {
   readonly apertureStart: bigint;
   readonly apertureLast: bigint;
   readonly enforceCacheCoherency?: boolean;
+  /**
+   * iommu_domain->pgsize_bitmap (bit n set = the domain can map 2^n-byte
+   * IO pages); absent = `ioPageSize` alone. iopt itself needs only the
+   * smallest; VFIO's iova_pgsizes reports the whole bitmap.
+   */
+  readonly pgsizeBitmap?: bigint;
 }
 
 /** struct iopt_area: IOVA [iova, last] maps bytes [startByte, …) of iopt_pages `pages`. */

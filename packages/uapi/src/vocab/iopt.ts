@@ -25,6 +25,7 @@ export const DomainDescriptorSchema = Type.Object({
   apertureStart: U64("geometry.aperture_start"),
   apertureLast: U64("geometry.aperture_end (inclusive)"),
   enforceCacheCoherency: Type.Optional(Type.Boolean()),
+  pgsizeBitmap: Type.Optional(U64("iommu_domain->pgsize_bitmap: bit n set = 2^n-byte IO pages")),
 });
 
 /** What a domain needs to map one area: IOVA range, frames, prot. */
