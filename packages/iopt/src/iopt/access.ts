@@ -7,7 +7,15 @@
  * (iopt_area_add_access, iopt_pages_rw_access).
  */
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
-import { faultEvents, lookupObjectPage, lookupPage, newFaultPlan, type PfnRun, pushRun } from "../mm/fault";
+import {
+  faultEvents,
+  hasFaults,
+  lookupObjectPage,
+  lookupPage,
+  newFaultPlan,
+  type PfnRun,
+  pushRun,
+} from "../mm/fault";
 import { PAGE_SIZE, TASK_SIZE } from "../mm/state";
 import { checkAreasAligned, computeAlignment, isPowerOfTwo } from "./alignment";
 import { framesOf } from "./intervals";
@@ -286,7 +294,7 @@ export function decideAccessWrite(
   const plan = newFaultPlan(root.mm);
   const runs = physRuns(root, slices, plan);
   if (isErrno(runs)) return runs;
-  if (plan.faults.size > 0) {
+  if (hasFaults(plan)) {
     const e = ctx.step("iopt.access_rw_fault");
     if (e) return e;
   }

@@ -13,7 +13,7 @@
  * arithmetic or per-command maps: the 4 KiB map of a VMM's hot path.
  */
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
-import { faultEvents, newFaultPlan } from "../mm/fault";
+import { faultEvents, hasFaults, newFaultPlan } from "../mm/fault";
 import { PAGE_SIZE, type Process } from "../mm/state";
 import { allocIova } from "./iova";
 import { checkIova } from "./map";
@@ -134,5 +134,5 @@ export function mapNewPages(
     if (over) return over;
   }
   mapped.data.pfnRuns = runs;
-  return plan.faults.size === 0 ? [mapped] : [...faultEvents(plan), mapped];
+  return !hasFaults(plan) ? [mapped] : [...faultEvents(plan), mapped];
 }

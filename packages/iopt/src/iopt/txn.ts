@@ -14,6 +14,7 @@ import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
 import {
   type FaultPlan,
   faultEvents,
+  hasFaults,
   newFaultPlan,
   type PfnRun,
   resolveObjectPages,
@@ -290,6 +291,6 @@ export class PinTxn {
 
   /** Every event of the command: the page faults first, then the rest in order. */
   finish(): IoptDecided[] {
-    return this.plan.faults.size === 0 ? this.events : [...faultEvents(this.plan), ...this.events];
+    return !hasFaults(this.plan) ? this.events : [...faultEvents(this.plan), ...this.events];
   }
 }

@@ -6,7 +6,7 @@
 import type { FrameStore, SubsystemDecideContext } from "@iommu-sim/eventlog";
 import { type Errno, errno, isErrno, type MmMessage } from "@iommu-sim/uapi";
 import { pinCount } from "../pin-counts";
-import { faultEvents, newFaultPlan, resolvePages } from "./fault";
+import { faultEvents, hasFaults, newFaultPlan, resolvePages } from "./fault";
 import { PTES_PER_FRAME, words } from "./pte";
 import { DEFAULT_MEMLOCK_LIMIT, type MmState, PAGE_SIZE, TASK_SIZE } from "./state";
 import { overlaps, placeTopDown } from "./vma";
@@ -115,7 +115,7 @@ export function decideWrite(mm: MmState, c: Cmd<"mm.write">["data"], ctx: Ctx): 
   const plan = newFaultPlan(mm);
   const runs = resolvePages(mm, c.pid, first * PAGE_SIZE, npages, "write", plan);
   if (isErrno(runs)) return runs;
-  if (plan.faults.size > 0) {
+  if (hasFaults(plan)) {
     const e = ctx.step("mm.fault");
     if (e) return e;
   }

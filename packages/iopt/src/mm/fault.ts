@@ -37,17 +37,24 @@ interface OverlayRun {
 
 /**
  * The frames one command allocates. `cursor` is the next PFN; `faults`
- * groups fault runs by process. Create with `newFaultPlan(mm)`.
+ * groups fault runs by process, created at the first fault (most commands
+ * fault nothing: a map of already-present pages, the VMM's hot path).
+ * Create with `newFaultPlan(mm)`; ask `hasFaults(plan)`.
  */
 export interface FaultPlan {
   cursor: number;
-  readonly faults: Map<number, FaultRun[]>;
+  faults: Map<number, FaultRun[]> | undefined;
   readonly overlay: OverlayRun[];
 }
 
 /** An empty plan allocating from the mm's next free frame. */
 export function newFaultPlan(mm: MmState): FaultPlan {
-  return { cursor: mm.nextPfn, faults: new Map(), overlay: [] };
+  return { cursor: mm.nextPfn, faults: undefined, overlay: [] };
+}
+
+/** Whether the plan faulted any page in (so `faultEvents(plan)` is not empty). */
+export function hasFaults(plan: FaultPlan): boolean {
+  return plan.faults !== undefined && plan.faults.size > 0;
 }
 
 /** How the pages are used: `write` stores, `pin` is a FOLL_PIN|FOLL_LONGTERM pin (`pinWrite` with FOLL_WRITE). */
@@ -86,6 +93,7 @@ function allocate(
 ): number {
   const pfn = plan.cursor;
   plan.cursor += count;
+  plan.faults ??= new Map();
   let runs = plan.faults.get(pid);
   if (runs === undefined) {
     runs = [];
@@ -310,5 +318,6 @@ export function lookupPage(mm: MmState, pid: number, vpn: number): number | Errn
 export function faultEvents(
   plan: FaultPlan,
 ): { type: "mm.faulted"; data: { pid: number; runs: FaultRun[] } }[] {
+  if (plan.faults === undefined) return [];
   return [...plan.faults].map(([pid, runs]) => ({ type: "mm.faulted" as const, data: { pid, runs } }));
 }
