@@ -10,6 +10,7 @@ import {
   isErrno,
 } from "@iommu-sim/uapi";
 import type { IommufdRoot } from "../root";
+import { ABSENT_FEATURE_HANDLERS } from "./absent-handlers";
 import { type IoctlCall, respond } from "./call";
 import { getHwInfo, hwptAlloc } from "./device-handlers";
 import { faultQueueAlloc } from "./fault-handlers";
@@ -81,4 +82,5 @@ export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
   IOMMU_HWPT_INVALIDATE: hwptInvalidate,
   IOMMU_GET_HW_INFO: getHwInfo,
   IOMMU_VFIO_IOAS: vfioIoas,
+  ...ABSENT_FEATURE_HANDLERS,
 };

@@ -1,0 +1,135 @@
+/**
+ * Dirty tracking and the vIOMMU ioctls, which the model does not have yet:
+ * Linux's answers when the driver lacks the feature, in Linux's order
+ * (hw_pagetable.c, io_pagetable.c, viommu.c, eventq.c) — never ENOTTY,
+ * since the ioctls exist. Object ids: 1 IOAS, 2 selftest device object,
+ * 3 the mock's auto-domain HWPT, 4 the device (selftest MOCK_DOMAIN order).
+ */
+import { IOMMU_IOCTL } from "@iommu-sim/uapi";
+import { describe, expect, it } from "vitest";
+import { Fixture } from "./fixture";
+import { bytes } from "./harness";
+
+const ENOENT = -2;
+const EINVAL = -22;
+const EOPNOTSUPP = -95;
+
+describe("features the model lacks answer as a driver without them", () => {
+  const f = new Fixture(1);
+  const call = (name: keyof typeof IOMMU_IOCTL, size: number, fields: [number, 4 | 8, number | bigint][]) =>
+    f.fd.ioctl(IOMMU_IOCTL[name], bytes(size, [[0, 4, size], ...fields]));
+
+  it("IOMMU_HWPT_SET_DIRTY_TRACKING: ENOENT for a non-HWPT, EOPNOTSUPP on a paging HWPT; unknown flags EOPNOTSUPP", () => {
+    expect(call("IOMMU_HWPT_SET_DIRTY_TRACKING", 16, [[8, 4, f.ioas]])).toBe(ENOENT);
+    expect(call("IOMMU_HWPT_SET_DIRTY_TRACKING", 16, [[8, 4, f.hwpt]])).toBe(EOPNOTSUPP);
+    expect(
+      call("IOMMU_HWPT_SET_DIRTY_TRACKING", 16, [
+        [4, 4, 1],
+        [8, 4, f.hwpt],
+      ]),
+    ).toBe(EOPNOTSUPP);
+    expect(
+      call("IOMMU_HWPT_SET_DIRTY_TRACKING", 16, [
+        [4, 4, 2],
+        [8, 4, 999],
+      ]),
+    ).toBe(EOPNOTSUPP); // flag first
+  });
+
+  it("IOMMU_HWPT_GET_DIRTY_BITMAP: ENOENT for a missing HWPT, EOPNOTSUPP for a paging one", () => {
+    expect(call("IOMMU_HWPT_GET_DIRTY_BITMAP", 48, [[4, 4, 999]])).toBe(ENOENT);
+    expect(
+      call("IOMMU_HWPT_GET_DIRTY_BITMAP", 48, [
+        [4, 4, f.hwpt],
+        [24, 8, 4096n],
+        [32, 8, 4096n],
+      ]),
+    ).toBe(EOPNOTSUPP);
+  });
+
+  it("IOMMU_VIOMMU_ALLOC: type DEFAULT EOPNOTSUPP, ENOENT for a non-device, EOPNOTSUPP for a device", () => {
+    expect(
+      call("IOMMU_VIOMMU_ALLOC", 40, [
+        [8, 4, 0],
+        [12, 4, f.idev],
+        [16, 4, f.hwpt],
+      ]),
+    ).toBe(EOPNOTSUPP);
+    expect(
+      call("IOMMU_VIOMMU_ALLOC", 40, [
+        [8, 4, 0xdeadbeef],
+        [12, 4, f.ioas],
+        [16, 4, f.hwpt],
+      ]),
+    ).toBe(ENOENT);
+    expect(
+      call("IOMMU_VIOMMU_ALLOC", 40, [
+        [8, 4, 0xdeadbeef],
+        [12, 4, f.idev],
+        [16, 4, f.hwpt],
+      ]),
+    ).toBe(EOPNOTSUPP);
+  });
+
+  it("IOMMU_VDEVICE_ALLOC / VEVENTQ_ALLOC / HW_QUEUE_ALLOC: their own checks, then no vIOMMU (ENOENT)", () => {
+    expect(
+      call("IOMMU_VDEVICE_ALLOC", 24, [
+        [4, 4, 1],
+        [8, 4, f.idev],
+      ]),
+    ).toBe(ENOENT);
+    expect(
+      call("IOMMU_VEVENTQ_ALLOC", 32, [
+        [8, 4, 1],
+        [12, 4, 0],
+        [16, 4, 8],
+      ]),
+    ).toBe(EOPNOTSUPP);
+    expect(
+      call("IOMMU_VEVENTQ_ALLOC", 32, [
+        [8, 4, 1],
+        [12, 4, 1],
+        [16, 4, 0],
+      ]),
+    ).toBe(EINVAL);
+    expect(
+      call("IOMMU_VEVENTQ_ALLOC", 32, [
+        [8, 4, 1],
+        [12, 4, 1],
+        [16, 4, 8],
+      ]),
+    ).toBe(ENOENT);
+    expect(
+      call("IOMMU_HW_QUEUE_ALLOC", 40, [
+        [8, 4, 1],
+        [12, 4, 0],
+        [32, 8, 4096n],
+      ]),
+    ).toBe(EOPNOTSUPP);
+    expect(
+      call("IOMMU_HW_QUEUE_ALLOC", 40, [
+        [8, 4, 1],
+        [12, 4, 1],
+        [32, 8, 0n],
+      ]),
+    ).toBe(EINVAL);
+    expect(
+      call("IOMMU_HW_QUEUE_ALLOC", 40, [
+        [8, 4, 1],
+        [12, 4, 1],
+        [32, 8, 4096n],
+      ]),
+    ).toBe(ENOENT);
+  });
+
+  it("changes nothing", () => {
+    const objects = () => Object.keys(f.log.peek().iommufd.contexts[f.fd.ctx]!.objects);
+    const before = objects();
+    call("IOMMU_VIOMMU_ALLOC", 40, [
+      [8, 4, 0xdeadbeef],
+      [12, 4, f.idev],
+      [16, 4, f.hwpt],
+    ]);
+    expect(objects()).toEqual(before);
+  });
+});
