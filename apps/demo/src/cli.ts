@@ -1,14 +1,16 @@
 /**
  * `pnpm demo [web [--port N] [log.jsonl[.gz]]]`: without arguments, the
- * end-to-end scenario (main.ts); with `web`, the web view's dev server
- * (web.ts). Behind the package's `cli` script.
+ * end-to-end story (main.ts); with `web`, the web view's dev server
+ * (web.ts). Behind the package's `cli` script. Each branch imports only
+ * what it runs: the story does not load Vite.
  */
-import { parseWebArgs, startWeb } from "./web";
+export {}; // a module: top-level await
 
 const [what, ...rest] = process.argv.slice(2).filter((a) => a !== "--");
 if (what === undefined) {
   await import("./main");
 } else if (what === "web") {
+  const { parseWebArgs, startWeb } = await import("./web");
   const options = parseWebArgs(rest);
   if (typeof options === "string") {
     console.error(`demo web: ${options}`);

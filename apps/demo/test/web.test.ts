@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { createLog, encodeLog, type LogRecord, type Message } from "@iommu-sim/eventlog";
+import { translate } from "@iommu-sim/hw-vtd";
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
@@ -16,6 +17,7 @@ import {
 import { type Browser, chromium, type Page } from "playwright-core";
 import { createServer, type Plugin, type ViteDevServer } from "vite";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { runStory } from "../src/story/run";
 import { defaultSystem } from "../web/src/system";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -102,10 +104,26 @@ const DOMAIN = created("hwpt_paging").kobj!;
 /** The log cut in the middle of its last line, as a crashed writer leaves it. */
 const truncated = text.slice(0, text.length - 10);
 
+/** `pnpm demo`'s story: the VFIO guest's NIC on VT-d, accel0 at a PASID, their faults. */
+const story = runStory();
+const storyRecords = story.log.records;
+const storyText = encodeLog(storyRecords, { test: "web story" });
+/** Seq of the first story record of `type` whose data has the fields of `match`. */
+function storySeq(type: string, match: Record<string, unknown> = {}): number {
+  const r = storyRecords.find(
+    (x) =>
+      x.type === type &&
+      Object.entries(match).every(([k, v]) => (x.data as Record<string, unknown>)[k] === v),
+  );
+  if (r === undefined) throw new Error(`no story record ${type}`);
+  return r.seq;
+}
+
 /** Serves the logs of this test beside the page. */
 const testLogs: Plugin = {
   name: "test-logs",
   configureServer(s) {
+    s.middlewares.use("/story.jsonl", (_q, res) => res.end(storyText));
     s.middlewares.use("/test.jsonl", (_q, res) => res.end(text));
     s.middlewares.use("/truncated.jsonl", (_q, res) => res.end(truncated));
   },
@@ -304,10 +322,120 @@ describe("web view", () => {
     expect(await text$("log-status")).toBe(`truncated.jsonl: ${records.length - 1} records`);
   }, 60_000);
 
-  it("loads the dev server's default log when no ?log= is given", async () => {
+  it("loads the dev server's default log, the demo's story, when no ?log= is given", async () => {
     await open(base);
     expect(await text$("log-status")).toMatch(/^demo\.jsonl: \d+ records$/);
     await page.getByTestId("seq-slider").fill("0");
-    expect(await text$("record-1")).toContain("iommufd.open");
+    // The story's log begins with the platform's IOMMU units (createSystemLog), so a replay rebuilds them.
+    await expect.poll(() => text$("record-1"), POLL).toContain("vtd.unit.add");
+  }, 60_000);
+});
+
+describe("hardware panels on the demo's story", () => {
+  const last = storyRecords.length;
+  async function moveStoryTo(seq: number): Promise<void> {
+    await page.getByTestId("seq-slider").fill(String(seq));
+    await expect.poll(() => text$("seq-readout"), POLL).toBe(`seq ${seq} / ${last}`);
+  }
+  const nicDid = (storyRecords.find((r) => r.type === "vtd.domain.allocated")!.data as { did: number }).did;
+
+  it("shows the VT-d root, context and PASID-table entries and opens a domain's tree down to a 2 MiB leaf", async () => {
+    await open(`${base}?log=story.jsonl`);
+    await expect.poll(() => text$("vtd-summary"), POLL).toMatch(/^1 VT-d unit\(s\), 2 device\(s\)/);
+    // nic0 03:00.0: bus 3's root entry, devfn 0 in the lower context table; requests without PASID use RID_PASID 0.
+    const nic = await text$("vtd-device-0-0x300");
+    expect(nic).toContain("03:00.0");
+    expect(nic).toMatch(/root 0x[0-9a-f]+: LP=1 LCTP 0x[0-9a-f]+/);
+    expect(nic).toMatch(/context 0x[0-9a-f]+: P .*RID_PASID 0/);
+    // Its RID_PASID entry: second-stage only (PGTT 2) in the VFIO domain.
+    expect(await text$("vtd-pasid-0-0x300-0")).toContain(`PGTT 2 (second-stage) DID ${nicDid}`);
+    // accel0 at the process's /dev/ioasid PASID 1, with page requests enabled in its context entry.
+    expect(await text$("vtd-device-0-0x10")).toContain("PRE");
+    expect(await text$("vtd-pasid-0-0x10-1")).toMatch(/^PASID 1.*P PGTT 2 \(second-stage\)/);
+
+    // The NIC's domain maps guest RAM: IOVA 0 → the pinned 2 MiB page, as the hardware's own walk says.
+    const walk = translate(story.log.state, 0, { rid: 0x300, iova: 0n, length: 1, write: false });
+    if (isErrno(walk) || walk.kind !== "ok") throw new Error("IOVA 0 does not translate");
+    const id = `vtd-pt-0-${nicDid}`;
+    await page.locator(`[data-testid="vtd-domain-0-${nicDid}"] > summary`).click();
+    for (const shift of [48, 39, 30]) {
+      await page.locator(`[data-testid="${id}-0x0-${shift}"] > summary`).click();
+      await page.getByTestId(`${id}-table-0x0-${shift - 9}`).waitFor();
+    }
+    const leaf = await text$(`${id}-0x0-21`);
+    expect(leaf).toContain(`0x0 → 0x${walk.runs[0]!.pa.toString(16)} 2 MiB R W PS`);
+  }, 60_000);
+
+  it("moves the slider past the faults and shows them in the fault-queue panel", async () => {
+    await open(`${base}?log=story.jsonl`);
+    const fault = storySeq("vtd.fault.recorded");
+    await moveStoryTo(fault - 1);
+    await expect.poll(() => text$("fault-vtd-0-records"), POLL).toBe("0");
+    // The NIC's write into the PCI hole: one primary fault record, reason 0x79 (VT-d 4.1 Appendix A, SSS.2).
+    await moveStoryTo(fault);
+    await expect.poll(() => text$("fault-vtd-0-records"), POLL).toBe("1");
+    expect(await text$("fault-vtd-0-record-0")).toMatch(
+      /reason 0x79 \(SSS\.2 .*\) from 0x300 at 0xc0000000 write/,
+    );
+    // accel0's write with PASID 1 to an unmapped page: a page request, group 0, from RID 0x10.
+    await moveStoryTo(storySeq("vtd.prq.queued"));
+    await expect.poll(() => text$("fault-vtd-0-group-0x10-0"), POLL).toMatch(/^page group 0 of 0x10 PASID 1/);
+    // iommufd's side: the request reached the fault object of accel0's HWPT (eventq.c): one group pending;
+    // read(2) moves it to the response table under cookie 1; write(2) of the response answers it.
+    const queue = storyRecords.find(
+      (r) => r.type === "iommufd.object.created" && (r.data as { type: string }).type === "fault",
+    )!.data as { kobj: number };
+    const obj = `fault-object-${queue.kobj}`;
+    await expect.poll(() => text$(`${obj}-pending`), POLL).toBe("1");
+    expect(await text$(`${obj}-group-0`)).toMatch(
+      /^group 0 from vtd 0 rid 0x10 \(device \d+\), PASID 1: 0x106000 W last/,
+    );
+    await moveStoryTo(storySeq("iommufd.fault.delivered"));
+    await expect.poll(() => text$(`${obj}-awaiting`), POLL).toBe("1");
+    expect(await text$(`${obj}-pending`)).toBe("0");
+    expect(await text$(`${obj}-group-0`)).toContain("cookie 1");
+    await moveStoryTo(storySeq("iommufd.fault.responded"));
+    await expect.poll(() => text$(`${obj}-awaiting`), POLL).toBe("0");
+    await page.screenshot({ path: "/tmp/iommu-sim-web-hw.png", fullPage: true });
+  }, 60_000);
+
+  it("shows gpu0's nested STE, the guest's CD, its stage-1 tree read through stage 2, and its PRI fault", async () => {
+    await open(`${base}?log=story.jsonl`);
+    // When gpu0 first DMAs through its nested HWPT (later the VMM replaces it with a stage-1 HWPT).
+    await moveStoryTo(storySeq("smmu.dma"));
+    // STE.Config 0b111 = stage 1 + stage 2 (IHI 0070 §5.2), S1ContextPtr = the guest CD table's IPA.
+    await expect
+      .poll(() => text$("smmu-ste-0-0x8"), POLL)
+      .toMatch(/Config stage 1 \+ stage 2 S1ContextPtr 0x48000000/);
+    expect(await text$("smmu-cd-0-0x8-0")).toMatch(/^ssid 0CD 0x48000000: ASID 1 TTB0 0x48001000 T0SZ 16/);
+    const nested = (
+      storyRecords.find((r) => r.type === "smmu.domain.nestedAllocated")!.data as { domain: number }
+    ).domain;
+    const id = `smmu-pt-0-${nested}-s1`;
+    await page.locator(`[data-testid="smmu-domain-0-${nested}"] > summary`).click();
+    // The guest's L0 → L1 → L2 tables are IPAs; the view reads them through the VMM's stage 2.
+    for (const [iova, shift] of [
+      ["0x0", 39],
+      ["0x80000000", 30],
+      ["0x80000000", 21],
+    ] as const) {
+      await page.locator(`[data-testid="${id}-${iova}-${shift}"] > summary`).click();
+      await page.getByTestId(`${id}-table-${iova}-${shift - 9}`).waitFor();
+    }
+    expect(await text$(`${id}-0x80000000-12`)).toMatch(/^\[0\] 0x80000000 → 0x41000000 4 KiB AP=RW EL0 AF/);
+    // gpu0's page request (PRI queue, IHI 0070 §8) reaches the arm64 VMM's fault object; CMD_PRI_RESP answers Success.
+    const queues = storyRecords.filter(
+      (r) => r.type === "iommufd.object.created" && (r.data as { type: string }).type === "fault",
+    );
+    const vmmQueue = `fault-object-${(queues[1]!.data as { kobj: number }).kobj}`;
+    await moveStoryTo(storySeq("smmu.pri.queued"));
+    await expect.poll(() => text$(`${vmmQueue}-pending`), POLL).toBe("1");
+    expect(await text$(`${vmmQueue}-group-0`)).toMatch(
+      /^group 0 from smmu 0 rid 0x8 \(device \d+\), PASID 0: 0x[0-9a-f]+ W last/,
+    );
+    await moveStoryTo(last);
+    await expect.poll(() => text$(`${vmmQueue}-awaiting`), POLL).toBe("0");
+    expect(await text$("fault-smmu-0")).toContain("PRI response: group 0 of sid 0x8 → Success");
+    await page.screenshot({ path: "/tmp/iommu-sim-web-smmu.png", fullPage: true });
   }, 60_000);
 });

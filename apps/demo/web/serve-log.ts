@@ -1,8 +1,8 @@
 /**
  * The dev server's default log, `GET /demo.jsonl`: the file named by the
  * environment variable `IOMMU_SIM_LOG` (JSON Lines, plain or gzip) when it
- * is set, else the sample log of web/src/sample.ts generated on the fly by
- * the real packages.
+ * is set, else the log of `pnpm demo`'s story (web/src/story-log.ts),
+ * generated on the fly by the real packages.
  */
 import { createReadStream } from "node:fs";
 import type { Plugin } from "vite";
@@ -31,8 +31,8 @@ export function serveLog(file: string | undefined = process.env.IOMMU_SIM_LOG): 
           return;
         }
         server
-          .ssrLoadModule("/src/sample.ts")
-          .then((m) => res.end((m as typeof import("./src/sample")).sampleLogText()))
+          .ssrLoadModule("/src/story-log.ts")
+          .then((m) => res.end((m as typeof import("./src/story-log")).storyLogText()))
           .catch(next);
       });
     },

@@ -5,6 +5,8 @@
  * from the nearest snapshot; see states.ts).
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { Checkpoints } from "./checkpoints";
+import { FaultQueuesPanel } from "./components/FaultQueuesPanel";
 import { IovaMapView } from "./components/IovaMapView";
 import { LogLoader } from "./components/LogLoader";
 import { ObjectGraphView } from "./components/ObjectGraphView";
@@ -12,17 +14,21 @@ import { PageTables } from "./components/PageTables";
 import { Panel } from "./components/Panel";
 import { PasidTableView } from "./components/PasidTableView";
 import { SeqSlider } from "./components/SeqSlider";
-import { SliceView } from "./components/SliceView";
+import { SmmuPanel } from "./components/SmmuPanel";
 import { StateInspector } from "./components/StateInspector";
 import { Timeline } from "./components/Timeline";
+import { VtdPanel } from "./components/VtdPanel";
 import { DEFAULT_LOG_URL } from "./default-log";
+import { faultsView } from "./faults";
 import { objectGraph } from "./graph";
 import { iovaMaps } from "./iova";
 import { fetchLog, type LoadedLog, loadLog } from "./load";
 import { pasidTable } from "./pasids";
+import { smmuInstances } from "./smmu";
 import { stateStep } from "./states";
 import type { ViewerDecider } from "./system";
 import { useFileDrop } from "./use-file-drop";
+import { vtdUnits } from "./vtd";
 
 /** Props of `App`. */
 export interface AppProps {
@@ -90,8 +96,16 @@ export function App({ system, initialUrl }: AppProps) {
   }, [loaded, seq]);
 
   const log = loaded?.log;
-  const step = useMemo(() => (log === undefined ? undefined : stateStep(log, seq)), [log, seq]);
+  const checkpoints = useMemo(() => (log === undefined ? undefined : new Checkpoints(log)), [log]);
+  const step = useMemo(
+    () => (log === undefined ? undefined : stateStep(log, seq, checkpoints)),
+    [log, seq, checkpoints],
+  );
   const root = step?.root;
+  // The hardware views decode tables from memory: once per position, not per render.
+  const vtd = useMemo(() => (root === undefined ? undefined : vtdUnits(root)), [root]);
+  const smmu = useMemo(() => (root === undefined ? undefined : smmuInstances(root)), [root]);
+  const faults = useMemo(() => (root === undefined ? undefined : faultsView(root)), [root]);
   const first = log === undefined ? 1 : log.seq - log.records.length + 1;
 
   return (
@@ -121,19 +135,21 @@ export function App({ system, initialUrl }: AppProps) {
               <Panel title="IOVA map" testId="panel-iova" source="root.iopt">
                 <IovaMapView maps={iovaMaps(root)} />
               </Panel>
-              <Panel
-                title="Page tables"
-                testId="panel-pagetables"
-                source="root.mockDomain, root.vtd, root.smmu"
-              >
+              <Panel title="Page tables" testId="panel-pagetables" source="root.mockDomain">
                 <PageTables root={root} />
               </Panel>
-              <Panel title="Fault queues" testId="panel-faults" source="root.vtd, root.smmu">
-                <SliceView
-                  root={root}
-                  slices={["vtd", "smmu"]}
-                  what="fault records, page requests and SMMU event queues"
-                />
+              <Panel title="VT-d" testId="panel-vtd" source="root.vtd, root.mm.ram">
+                <VtdPanel units={vtd} />
+              </Panel>
+              <Panel title="SMMUv3" testId="panel-smmu" source="root.smmu, root.mm.ram">
+                <SmmuPanel instances={smmu} />
+              </Panel>
+              <Panel
+                title="Fault queues"
+                testId="panel-faults"
+                source="root.iommufd.faults, root.vtd, root.smmu"
+              >
+                {faults === undefined ? null : <FaultQueuesPanel faults={faults} />}
               </Panel>
               <Panel title="State" testId="panel-state" source="root">
                 <StateInspector root={root} changed={step?.changed ?? []} />

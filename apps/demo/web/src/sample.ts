@@ -1,6 +1,7 @@
 /**
- * The sample log the dev server serves when no log is given: a short
- * session decided by the real subsystems, encoded as JSON Lines.
+ * A short sample session decided by the real subsystems, encoded as JSON
+ * Lines: the fixture of the view models' tests (test/web-model.test.ts).
+ * (The dev server's default log is the demo's story, story-log.ts.)
  * Browser-safe.
  */
 import { createLog, encodeLog, type LogRecord, type Message } from "@iommu-sim/eventlog";

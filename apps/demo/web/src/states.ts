@@ -10,6 +10,7 @@
  * look changed.)
  */
 import { type EventLog, type Message, sealEpoch } from "@iommu-sim/eventlog";
+import type { Checkpoints } from "./checkpoints";
 import type { ViewerRoot } from "./system";
 
 /** The state after record `seq`, the one before it, and the slice keys that differ. */
@@ -22,12 +23,17 @@ export interface StateStep {
 }
 
 /**
- * The state after record `seq` of `log` and the one before it.
+ * The state after record `seq` of `log` and the one before it; the one
+ * before from `checkpoints` when given (the viewer's), else `stateAt`.
  * @throws RangeError when seq is outside the log (as `stateAt`).
  */
-export function stateStep(log: EventLog<Message, Message, ViewerRoot>, seq: number): StateStep {
+export function stateStep(
+  log: EventLog<Message, Message, ViewerRoot>,
+  seq: number,
+  checkpoints?: Checkpoints,
+): StateStep {
   if (seq === 0) return { root: log.stateAt(0), before: undefined, changed: [] };
-  const before = log.stateAt(seq - 1);
+  const before = checkpoints === undefined ? log.stateAt(seq - 1) : checkpoints.stateAt(seq - 1);
   const first = log.seq - log.records.length + 1;
   const record = log.records[seq - first];
   if (record === undefined) throw new RangeError(`stateStep(${seq}): outside [1, ${log.seq}]`);
