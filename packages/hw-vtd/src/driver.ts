@@ -504,7 +504,8 @@ function orderOf(npages: bigint): number {
  * `intel_nested_cache_invalidate_user()`): each entry is copied with
  * `copy_struct_from_user` rules (EINVAL below 24 bytes, E2BIG non-zero
  * tail), non-zero `__reserved` or unknown flags → EOPNOTSUPP, `addr` not
- * 4 KiB aligned → EINVAL; processing stops at the first error and `handled`
+ * 4 KiB aligned, or `npages` U64_MAX with `addr` ≠ 0, → EINVAL (nested.c,
+ * in that order); processing stops at the first error and `handled`
  * counts the entries done. `addr` 0 with `npages` U64_MAX flushes the whole
  * domain (PASID-based IOTLB, non-globals within PASID); otherwise a
  * page-selective PASID-based IOTLB invalidation of 2^⌈log2 npages⌉ pages at
@@ -530,6 +531,8 @@ export function userInvalidate(
     const e = r.value;
     if ((e.addr & 0xfffn) !== 0n)
       return { descriptors, handled: i, error: errno("EINVAL", "addr is not 4 KiB aligned") };
+    if (e.npages === 0xffff_ffff_ffff_ffffn && e.addr !== 0n)
+      return { descriptors, handled: i, error: errno("EINVAL", "npages U64_MAX (everything) needs addr 0") };
     for (const pasid of pasids) {
       if (e.addr === 0n && e.npages === 0xffff_ffff_ffff_ffffn) {
         descriptors.push(piotlbDesc(PIOTLB_GRAN.NONGLOBAL_PASID, did, pasid));

@@ -220,6 +220,24 @@ describe("nested domains (Linux nested.c, VT-d §3.8)", () => {
     const ev = ok(log, cmd(good, badFlags, good));
     expect(ev.at(-1)?.data).toEqual({ unit: 0, did: 3, handled: 1, error: "EOPNOTSUPP" });
     fails(log, cmd(unaligned), "EINVAL");
+    // npages U64_MAX means "everything" and only goes with addr 0 (Linux nested.c)
+    const everything = iommuHwptVtdS1Invalidate.encode({
+      addr: 0n,
+      npages: 0xffff_ffff_ffff_ffffn,
+      flags: 0,
+    });
+    const everythingAt = iommuHwptVtdS1Invalidate.encode({
+      addr: 0x1000n,
+      npages: 0xffff_ffff_ffff_ffffn,
+      flags: 0,
+    });
+    expect(ok(log, cmd(good, everything)).at(-1)?.data).toEqual({ unit: 0, did: 3, handled: 2 });
+    expect(ok(log, cmd(good, everythingAt)).at(-1)?.data).toEqual({
+      unit: 0,
+      did: 3,
+      handled: 1,
+      error: "EINVAL",
+    });
     fails(log, cmd(badFlags), "EOPNOTSUPP");
     fails(log, { ...cmd(good), data: { ...cmd(good).data, entryLen: 16 } }, "EINVAL");
     fails(log, { ...cmd(good), data: { ...cmd(good).data, did: 2 } }, "EOPNOTSUPP");

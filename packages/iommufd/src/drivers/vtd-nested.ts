@@ -34,8 +34,6 @@ import type { HwDomainRef } from "../state";
 import type { Decided, DeviceInfo, HwRoot, UserData, UserDataArray, UserInvalidation } from "./driver";
 import { copyUserData, kernelCopy, userArrayEntry } from "./user-data";
 
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
-
 /**
  * `intel_iommu_domain_alloc_nested()`: flags other than
  * IOMMU_HWPT_ALLOC_PASID → EOPNOTSUPP; a data type
@@ -78,25 +76,16 @@ export function vtdAllocNested(
 }
 
 /**
- * Linux's entry check that hw-vtd's `userInvalidate` leaves out:
- * `npages == U64_MAX` (everything) only with `addr == 0` (nested.c).
+ * How far the entries can go before one fails iommufd's copy rules
+ * (unreadable, entry_len other than 24): its index and error. hw-vtd's
+ * `userInvalidate` checks the entries' contents.
  */
-function everythingWithAddr(entry: Uint8Array): boolean {
-  const v = new DataView(entry.buffer, entry.byteOffset, entry.byteLength);
-  return v.getBigUint64(8, true) === U64_MAX && v.getBigUint64(0, true) !== 0n;
-}
-
-/**
- * How far the entries can go before one fails a check made here (not
- * readable / entry_len not 24 / `everythingWithAddr`): its index and error.
- */
-function firstStop(array: UserDataArray): { at: number; error?: Errno; extra: boolean } {
+function firstStop(array: UserDataArray): { at: number; error?: Errno } {
   for (let i = 0; i < array.entryNum; i++) {
     const entry = userArrayEntry(array, i, iommuHwptVtdS1Invalidate);
-    if (isErrno(entry)) return { at: i, error: entry, extra: false };
-    if (everythingWithAddr(entry)) return { at: i, extra: true };
+    if (isErrno(entry)) return { at: i, error: entry };
   }
-  return { at: array.entryNum, extra: false };
+  return { at: array.entryNum };
 }
 
 /**
@@ -124,16 +113,9 @@ export function vtdUserInvalidate(
   if (unit === undefined)
     return { events: [], handled: 0, error: errno("ENODEV", `no VT-d unit ${ref.unit}`) };
   const stop = firstStop(array);
-  const run = (count: number) => userInvalidate(unit, ref.domain, array.data, array.entryLen, count);
-  const r = run(stop.at);
+  const r = userInvalidate(unit, ref.domain, array.data, array.entryLen, stop.at);
   if (isErrno(r)) return { events: [], handled: 0, error: r };
-  let error = r.error;
-  if (error === undefined && stop.extra) {
-    // The entry's own earlier checks (copy, flags, alignment) come first.
-    const withIt = run(stop.at + 1);
-    const own = isErrno(withIt) ? undefined : withIt.error;
-    error = own ?? errno("EINVAL", "npages U64_MAX needs addr 0");
-  } else if (error === undefined) error = stop.error;
+  const error = r.error ?? stop.error;
   const events: Decided = [];
   if (r.descriptors.length > 0) {
     const size = descriptorSize(unitFeatures(unit.config).smts);

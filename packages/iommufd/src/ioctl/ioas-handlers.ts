@@ -22,7 +22,6 @@ const EOVERFLOW = -75;
 const EINVAL = -22;
 const EMSGSIZE = -90;
 const EBADF = -9;
-const EFAULT = -14;
 const IOVA_RANGE_SIZE = 16; // struct iommu_iova_range {__aligned_u64 start, last}
 
 function dispatch(
@@ -72,8 +71,7 @@ export function ioasMap(call: Call): number {
  * ENOENT; `fd` not open → EBADF (`env.fileObject`); then iopt's checks
  * (zero length EINVAL, start + length − 1 wrap EOVERFLOW, IOVA errors).
  * Pinning pages at or past the file's end (only when a domain or access
- * pins at map time) is EINVAL: shmem_get_folio() refuses an index past
- * i_size inside memfd_pin_folios().
+ * pins at map time) is iopt's EINVAL (shmem_get_folio()).
  */
 export function ioasMapFile(call: Call): number {
   const v = call.value as {
@@ -106,10 +104,7 @@ export function ioasMapFile(call: Call): number {
       accountMode,
     },
   });
-  // iopt reports a page past the object's end as EFAULT (a user mapping's SIGBUS); for a
-  // file Linux's pin path (memfd_pin_folios() → shmem_get_folio()) answers EINVAL, and a file
-  // pin has no other EFAULT case.
-  if (isErrno(r)) return r.ret === EFAULT ? EINVAL : r.ret;
+  if (isErrno(r)) return r.ret;
   respond(call, { ...call.value, iova: mappedIova(r) ?? v.iova });
   return 0;
 }

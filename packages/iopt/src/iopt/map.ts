@@ -181,8 +181,9 @@ export function decideIoasMap(root: IoptRoot, c: DataOf<"ioas.map">, ctx: IoptCt
  * pages are pinned from the page cache (faulted in when untouched) and
  * accounted to process `pid`, the caller.
  * Errors: as MAP for flags and IOVA; EINVAL zero length; EOVERFLOW start +
- * length − 1 past 2^64 − 1; EBADF no such file; ESRCH no process; EFAULT
- * pinning pages past the end of the file. `accountMode` as for MAP.
+ * length − 1 past 2^64 − 1; EBADF no such file; ESRCH no process; EINVAL
+ * pinning pages past the end of the file (shmem_get_folio()). `accountMode`
+ * as for MAP.
  */
 export function decideIoasMapFile(
   root: IoptRoot,

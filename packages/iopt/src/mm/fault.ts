@@ -262,7 +262,9 @@ function walkPrivate(
  * `object` (IOMMU_IOAS_MAP_FILE; Linux pages.c pfn_reader_user_pin() with
  * memfd_pin_folios()), allocating page-cache frames for untouched pages.
  * Faults are grouped under process `pid` (the caller, as accounting is).
- * @returns PFN runs, or EBADF for no such object, EFAULT for pages past its end.
+ * @returns PFN runs, or EBADF for no such object, EINVAL for pages past its
+ *   end (memfd_pin_folios() → shmem_get_folio() refuses an index at or past
+ *   i_size with -EINVAL; a file pin has no EFAULT case).
  */
 export function resolveObjectPages(
   mm: MmState,
@@ -274,7 +276,7 @@ export function resolveObjectPages(
 ): PfnRun[] | Errno {
   const obj = mm.objects.get(object);
   if (obj === undefined) return errno("EBADF", `no file ${object}`);
-  if ((index + npages) * PAGE_SIZE > obj.length) return errno("EFAULT", "pages beyond the end of the file");
+  if ((index + npages) * PAGE_SIZE > obj.length) return errno("EINVAL", "pages beyond the end of the file");
   const key = `o${object}`;
   const out: PfnRun[] = [];
   for (let i = index; i < index + npages; i++) {
