@@ -104,7 +104,6 @@ export type { IommufdRoot, RootEvolve } from "./root";
 export {
   accessDestroyEffects,
   accessObject,
-  checkAccessRange,
   decideAccessCreate,
   decideAccessPages,
   decideAccessPagesDestroy,

@@ -17,9 +17,6 @@
 import { type SubsystemDecideContext, sealEpoch } from "@iommu-sim/eventlog";
 import {
   accessPinFrames,
-  areasIn,
-  IOMMU_READ,
-  IOMMU_WRITE,
   decideAccessCreate as ioptAccessCreate,
   decideAccessDestroy as ioptAccessDestroy,
   decideAccessPin as ioptAccessPin,
@@ -28,7 +25,6 @@ import {
   decideAccessWrite as ioptAccessWrite,
   lookupPage,
   PAGE_SIZE,
-  U64_MAX,
 } from "@iommu-sim/iopt";
 import { type Errno, errno, isErrno, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES } from "@iommu-sim/uapi";
 import { allocObjectId, getContext, getObject } from "../objects";
@@ -146,46 +142,6 @@ export function decideAccessReplaceIoas(
 }
 
 /**
- * The checks iommufd_access_pin_pages() / iommufd_access_rw() make while
- * walking the areas of [iova, iova + length − 1] in the access's IOAS:
- * EINVAL zero length; EOVERFLOW wrap; per area in IOVA order EINVAL when
- * `aligned` (pin) and the range does not start on a page boundary of the
- * area's pages or leaves an area before its last page ends
- * (iopt_area_contig_is_aligned), EPERM when the area lacks IOMMU_WRITE
- * (`write`) or IOMMU_READ (check_area_prot); ENOENT a hole.
- */
-export function checkAccessRange(
-  root: IommufdRoot,
-  accessKobj: number,
-  iova: bigint,
-  length: bigint,
-  write: boolean,
-  aligned: boolean,
-): Errno | undefined {
-  if (length === 0n) return errno("EINVAL", "zero length");
-  const last = iova + length - 1n;
-  if (last > U64_MAX) return errno("EOVERFLOW", "iova + length overflows");
-  const access = root.iopt.accesses.get(accessKobj)!;
-  const ioas = root.iopt.ioas.get(access.ioas)!;
-  let cur = iova;
-  for (const a of areasIn(ioas, iova, last)) {
-    if (a.iova > cur) break;
-    const done = a.last >= last;
-    if (aligned) {
-      const startByte = a.startByte + (cur - a.iova);
-      const lastByte = a.startByte + (a.last - a.iova);
-      if (startByte % PAGE !== 0n || (!done && lastByte % PAGE !== PAGE - 1n))
-        return errno("EINVAL", "the range is not page aligned within the area's pages");
-    }
-    if ((a.prot & (write ? IOMMU_WRITE : IOMMU_READ)) === 0)
-      return errno("EPERM", write ? "area is not writable" : "area is not readable");
-    if (done) return undefined;
-    cur = a.last + 1n;
-  }
-  return errno("ENOENT", "IOVA range not fully mapped");
-}
-
-/**
  * iommufd_test_check_pages(): the pinned frames must be the frames behind
  * the caller's `uptr` (moved back to the page start of `iova`), page by
  * page. EFAULT where the user range is not mapped; EBADE on a mismatch.
@@ -217,7 +173,7 @@ function checkPages(
  * Errors: EBADFD no access; EOPNOTSUPP the access was created without
  * MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES; ENOMEM fault points
  * `selftest.access_pages_alloc`, iopt's pinning ones and
- * `selftest.access_item_alloc`; `checkAccessRange`'s (EINVAL, EOVERFLOW,
+ * `selftest.access_item_alloc`; iopt's access checks (EINVAL, EOVERFLOW,
  * EPERM, ENOENT); iopt's pin errors (EPERM read-only pages, EFAULT);
  * `checkPages`' (EFAULT, EBADE).
  * Events: iopt's pin events, then `iommufd.selftest.access_item_added`.
@@ -234,8 +190,6 @@ export function decideAccessPages(
     return errno("EOPNOTSUPP", "the access was created without NEEDS_PIN_PAGES");
   const fail = ctx.step("selftest.access_pages_alloc", "ENOMEM");
   if (fail) return fail;
-  const bad = checkAccessRange(root, o.kobj!, c.iova, c.length, c.write, true);
-  if (bad) return bad;
   const item = o.nextItem ?? 0;
   const pinned = ioptAccessPin(
     root,
@@ -286,7 +240,7 @@ export function decideAccessPagesDestroy(
  * pages (faulted in). Any alignment.
  * Errors: EBADFD no access; ENOMEM fault point `selftest.access_rw_buf`
  * (the bounce buffer) and iopt's `iopt.access_rw_fault`;
- * `checkAccessRange`'s (EINVAL zero length, EOVERFLOW, EPERM, ENOENT);
+ * iopt's access checks (EINVAL zero length, EOVERFLOW, EPERM, ENOENT);
  * EPERM read-only pages; EFAULT.
  * Events: iopt's (`mm.faulted`, `mm.phys.written`).
  */
@@ -299,8 +253,6 @@ export function decideAccessWrite(
   if (isErrno(o)) return o;
   const fail = ctx.step("selftest.access_rw_buf", "ENOMEM");
   if (fail) return fail;
-  const bad = checkAccessRange(root, o.kobj!, c.iova, BigInt(c.bytes.length), true, false);
-  if (bad) return bad;
   const r = ioptAccessWrite(root, { access: o.kobj!, iova: c.iova, bytes: c.bytes }, ctx);
   return isErrno(r) ? r : [...r];
 }

@@ -19,9 +19,9 @@ import {
 import { PAGE_SIZE, TASK_SIZE } from "../mm/state";
 import { checkAreasAligned, computeAlignment, isPowerOfTwo } from "./alignment";
 import { framesOf } from "./intervals";
-import { getPages } from "./map";
+import { type AreaCheck, getPages } from "./map";
 import type { DataOf, IoptDecided, IoptRoot } from "./messages";
-import { type Access, byteIndexRange, IOMMU_WRITE } from "./state";
+import { type Access, byteIndexRange, IOMMU_READ, IOMMU_WRITE } from "./state";
 import { type IoptCtx, PinTxn, pinFrames } from "./txn";
 
 const PAGE = BigInt(PAGE_SIZE);
@@ -112,17 +112,46 @@ export function decideAccessReplaceIoas(
   return txn.finish();
 }
 
-/** The areas of the access's IOAS covering [iova, iova+length), checked for WRITE when `write`. */
-function coveringSlices(root: IoptRoot, access: Access, iova: bigint, length: bigint, write: boolean) {
-  const ioas = root.iopt.ioas.get(access.ioas)!;
-  const slices = getPages(ioas, iova, length);
-  if (isErrno(slices)) return slices;
-  if (write) {
-    for (const s of slices) {
-      if (((s.prot ?? 0) & IOMMU_WRITE) === 0 || !root.iopt.pages.get(s.pages)!.writable)
-        return errno("EPERM", "area is not writable");
+/**
+ * The per-area checks of iommufd_access_pin_pages() / iommufd_access_rw()
+ * (Linux device.c), in IOVA order: when `aligned` (pin), EINVAL unless the
+ * range starts on a page boundary of the area's pages and leaves an area
+ * only where its last page ends (iopt_area_contig_is_aligned); EPERM when
+ * the area lacks IOMMU_WRITE (`write`) or IOMMU_READ (check_area_prot).
+ */
+function accessAreaCheck(write: boolean, aligned: boolean): AreaCheck {
+  return (a, cur, done) => {
+    if (aligned) {
+      const startByte = a.startByte + (cur - a.iova);
+      const lastByte = a.startByte + (a.last - a.iova);
+      if (startByte % PAGE !== 0n || (!done && lastByte % PAGE !== PAGE - 1n))
+        return errno("EINVAL", "the range is not page aligned within the area's pages");
     }
-  }
+    if ((a.prot & (write ? IOMMU_WRITE : IOMMU_READ)) === 0)
+      return errno("EPERM", write ? "area is not writable" : "area is not readable");
+    return undefined;
+  };
+}
+
+/**
+ * The areas of the access's IOAS covering [iova, iova+length), with the
+ * access checks (`accessAreaCheck`); a write also needs pages mapped
+ * writable. Errors: EINVAL zero length or misaligned pin, EOVERFLOW wrap,
+ * EPERM, ENOENT a hole.
+ */
+function coveringSlices(
+  root: IoptRoot,
+  access: Access,
+  iova: bigint,
+  length: bigint,
+  write: boolean,
+  aligned: boolean,
+) {
+  const ioas = root.iopt.ioas.get(access.ioas)!;
+  const slices = getPages(ioas, iova, length, accessAreaCheck(write, aligned));
+  if (isErrno(slices) || !write) return slices;
+  for (const s of slices)
+    if (!root.iopt.pages.get(s.pages)!.writable) return errno("EPERM", "pages are not writable");
   return slices;
 }
 
@@ -132,8 +161,9 @@ function coveringSlices(root: IoptRoot, access: Access, iova: bigint, length: bi
  * access_pages id). Pages already pinned (by a domain or another pin) are
  * not pinned again. `accessPinFrames` returns the frames.
  * Errors: ENOENT unknown access or an IOVA not mapped; EEXIST pin id in
- * use; EINVAL zero length; EOVERFLOW wrap; EPERM write to a read-only
- * area; EFAULT/ENOMEM pinning.
+ * use; EINVAL zero length or a range not page aligned within the areas'
+ * pages; EOVERFLOW wrap; EPERM an area without IOMMU_WRITE (`write`) or
+ * without IOMMU_READ (read); EFAULT/ENOMEM pinning.
  */
 export function decideAccessPin(
   root: IoptRoot,
@@ -143,7 +173,7 @@ export function decideAccessPin(
   const access = root.iopt.accesses.get(c.access);
   if (access === undefined) return errno("ENOENT", `no access ${c.access}`);
   if (access.pins.has(c.pin)) return errno("EEXIST", `pin ${c.pin} exists`);
-  const slices = coveringSlices(root, access, c.iova, c.length, c.write);
+  const slices = coveringSlices(root, access, c.iova, c.length, c.write, true);
   if (isErrno(slices)) return slices;
   const txn = new PinTxn(root, ctx);
   const areas = [];
@@ -253,7 +283,8 @@ function physRuns(
  * IOAS, from pinned frames or, for unpinned pages, the mapping process's
  * memory (zeros where never faulted in). Unaligned ranges are fine.
  * Errors: ENOENT unknown access or an unmapped IOVA; EINVAL zero length;
- * EFAULT the mapping process is gone and the pages are not pinned.
+ * EPERM an area without IOMMU_READ; EFAULT the mapping process is gone and
+ * the pages are not pinned.
  */
 export function accessRead(
   root: IoptRoot,
@@ -263,7 +294,7 @@ export function accessRead(
 ): Uint8Array | Errno {
   const access = root.iopt.accesses.get(accessId);
   if (access === undefined) return errno("ENOENT", `no access ${accessId}`);
-  const slices = coveringSlices(root, access, iova, BigInt(length), false);
+  const slices = coveringSlices(root, access, iova, BigInt(length), false, false);
   if (isErrno(slices)) return slices;
   const runs = physRuns(root, slices, undefined);
   if (isErrno(runs)) return runs;
@@ -289,7 +320,7 @@ export function decideAccessWrite(
 ): IoptDecided[] | Errno {
   const access = root.iopt.accesses.get(c.access);
   if (access === undefined) return errno("ENOENT", `no access ${c.access}`);
-  const slices = coveringSlices(root, access, c.iova, BigInt(c.bytes.length), true);
+  const slices = coveringSlices(root, access, c.iova, BigInt(c.bytes.length), true, false);
   if (isErrno(slices)) return slices;
   const plan = newFaultPlan(root.mm);
   const runs = physRuns(root, slices, plan);

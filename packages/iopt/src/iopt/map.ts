@@ -215,11 +215,19 @@ export function decideIoasMapFile(
 }
 
 /**
+ * A check of one covering area, run in IOVA order while walking (the
+ * per-area checks of Linux's iopt_for_each_contig_area loops): `cur` is the
+ * first IOVA of the range inside `area`, `done` whether the range ends in it.
+ */
+export type AreaCheck = (area: Area, cur: bigint, done: boolean) => Errno | undefined;
+
+/**
  * iopt_get_pages(): the slices of the areas that contiguously cover
  * [iova, iova + length − 1]. EINVAL zero length, EOVERFLOW wrap, ENOENT
- * when an IOVA in the range is not mapped.
+ * when an IOVA in the range is not mapped; `check`'s error for the first
+ * area that fails it (before any later hole, as Linux's walks report).
  */
-export function getPages(ioas: Ioas, iova: bigint, length: bigint): PagesSlice[] | Errno {
+export function getPages(ioas: Ioas, iova: bigint, length: bigint, check?: AreaCheck): PagesSlice[] | Errno {
   if (length === 0n) return errno("EINVAL", "zero length");
   const last = iova + length - 1n;
   if (last > U64_MAX) return errno("EOVERFLOW", "iova + length overflows");
@@ -228,6 +236,8 @@ export function getPages(ioas: Ioas, iova: bigint, length: bigint): PagesSlice[]
   for (const a of areasIn(ioas, iova, last)) {
     if (a.iova > cur) break;
     const end = a.last < last ? a.last : last;
+    const bad = check?.(a, cur, end === last);
+    if (bad) return bad;
     out.push({
       pages: a.pages,
       startByte: a.startByte + (cur - a.iova),
