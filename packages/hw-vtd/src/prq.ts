@@ -14,11 +14,8 @@
 import {
   IOMMU_PGFAULT_FLAGS_LAST_PAGE,
   IOMMU_PGFAULT_FLAGS_PASID_VALID,
-  IOMMU_PGFAULT_PERM_EXEC,
-  IOMMU_PGFAULT_PERM_PRIV,
-  IOMMU_PGFAULT_PERM_READ,
-  IOMMU_PGFAULT_PERM_WRITE,
   type IommuHwptPgfault,
+  pgfaultPerm,
 } from "@iommu-sim/uapi";
 import { type Descriptor, pageGroupResponseDesc } from "./descriptors";
 import { PRQ_DESC_SIZE, type VtdUnit } from "./state";
@@ -140,11 +137,7 @@ export function pageRequestToPgfault(req: PageRequest, devId: number, cookie: nu
     dev_id: devId,
     pasid: req.pasid ?? 0,
     grpid: req.index,
-    perm:
-      (req.read ? IOMMU_PGFAULT_PERM_READ : 0) |
-      (req.write ? IOMMU_PGFAULT_PERM_WRITE : 0) |
-      (req.exec ? IOMMU_PGFAULT_PERM_EXEC : 0) |
-      (req.privileged ? IOMMU_PGFAULT_PERM_PRIV : 0),
+    perm: pgfaultPerm({ read: req.read, write: req.write, exec: req.exec, priv: req.privileged }),
     __reserved: 0,
     addr: req.addr,
     length: 0,

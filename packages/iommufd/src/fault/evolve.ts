@@ -15,15 +15,8 @@
  *   PASID_VALID from SSV, perm from R/W/X/PnU, grpid = the PRG index.
  */
 import { decodePageRequest as decodePriRecord } from "@iommu-sim/hw-smmu";
-import { pageRequestToPgfault } from "@iommu-sim/hw-vtd";
-import {
-  IOMMU_PGFAULT_FLAGS_LAST_PAGE,
-  IOMMU_PGFAULT_FLAGS_PASID_VALID,
-  IOMMU_PGFAULT_PERM_EXEC,
-  IOMMU_PGFAULT_PERM_PRIV,
-  IOMMU_PGFAULT_PERM_READ,
-  IOMMU_PGFAULT_PERM_WRITE,
-} from "@iommu-sim/uapi";
+import { type DmaEvent, pageRequestToPgfault } from "@iommu-sim/hw-vtd";
+import { IOMMU_PGFAULT_FLAGS_LAST_PAGE, IOMMU_PGFAULT_FLAGS_PASID_VALID, pgfaultPerm } from "@iommu-sim/uapi";
 import type { IommufdState } from "../state";
 import {
   addPage,
@@ -38,20 +31,8 @@ import { routeHwRequest } from "./route";
 
 type AnyEvent = { type: string; data: unknown };
 
-/** `vtd.prq.queued`'s data. */
-export interface VtdPageRequestEvent {
-  unit: number;
-  rid: number;
-  pasid?: number;
-  addr: bigint;
-  read: boolean;
-  write: boolean;
-  exec: boolean;
-  privileged: boolean;
-  lpig: boolean;
-  index: number;
-  overflow: boolean;
-}
+/** `vtd.prq.queued`'s data, as hw-vtd declares it. */
+export type VtdPageRequestEvent = Extract<DmaEvent, { type: "vtd.prq.queued" }>["data"];
 
 function withQueue(state: IommufdState, kobj: number, q: FaultQueue | undefined): IommufdState {
   const { [kobj]: _old, ...rest } = state.faults ?? {};
@@ -105,11 +86,7 @@ function vtdPage(state: IommufdState, d: VtdPageRequestEvent): IommufdState {
 
 function smmuPage(state: IommufdState, d: { instance: number; record: readonly bigint[] }): IommufdState {
   const p = decodePriRecord(d.record);
-  const perm =
-    (p.read ? IOMMU_PGFAULT_PERM_READ : 0) |
-    (p.write ? IOMMU_PGFAULT_PERM_WRITE : 0) |
-    (p.exec ? IOMMU_PGFAULT_PERM_EXEC : 0) |
-    (p.priv ? IOMMU_PGFAULT_PERM_PRIV : 0);
+  const perm = pgfaultPerm(p);
   const flags =
     (p.last ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0) |
     (p.ssid === undefined ? 0 : IOMMU_PGFAULT_FLAGS_PASID_VALID);

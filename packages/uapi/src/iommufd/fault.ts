@@ -19,6 +19,22 @@ export const IOMMU_PGFAULT_PERM_EXEC = 1 << 2;
 export const IOMMU_PGFAULT_PERM_PRIV = 1 << 3;
 
 /**
+ * The `perm` of a `struct iommu_hwpt_pgfault` for a page request asking
+ * for `read`/`write`/`exec` access in privileged mode `priv`: the
+ * IOMMU_PGFAULT_PERM_* bits every driver's fault report builds from its
+ * hardware record (Linux intel/prq.c intel_prq_report(), arm-smmu-v3.c
+ * arm_smmu_handle_ppr()).
+ */
+export function pgfaultPerm(r: { read: boolean; write: boolean; exec: boolean; priv: boolean }): number {
+  return (
+    (r.read ? IOMMU_PGFAULT_PERM_READ : 0) |
+    (r.write ? IOMMU_PGFAULT_PERM_WRITE : 0) |
+    (r.exec ? IOMMU_PGFAULT_PERM_EXEC : 0) |
+    (r.priv ? IOMMU_PGFAULT_PERM_PRIV : 0)
+  );
+}
+
+/**
  * `struct iommu_hwpt_pgfault` (40 bytes): one fault record as read(2) from a
  * fault fd. `length` is a hint in bytes; `cookie` is echoed in the response.
  */
