@@ -38,6 +38,7 @@ export {
   textSource,
 } from "./jsonl";
 export { type Commit, createLog, EventLog, type LogOptions, type Snapshot, type StepReport } from "./log";
+export { mapDelete, mapSet } from "./maps";
 export type { LogRecord, Message, Metadata, RecordKind } from "./message";
 export { deserializeSnapshot, serializeSnapshot } from "./snapshot-file";
 export { canonicalEqual, type Given, type Outcome, type SweepReport, specify, sweepFailNth } from "./spec";

@@ -214,20 +214,6 @@ export function withUnit(state: VtdState, unit: VtdUnit): VtdState {
   return { units };
 }
 
-/** A copy of a ReadonlyMap with one key set. */
-export function mapSet<K, V>(m: ReadonlyMap<K, V>, k: K, v: V): ReadonlyMap<K, V> {
-  const out = new Map(m);
-  out.set(k, v);
-  return out;
-}
-
-/** A copy of a ReadonlyMap without one key. */
-export function mapDelete<K, V>(m: ReadonlyMap<K, V>, k: K): ReadonlyMap<K, V> {
-  const out = new Map(m);
-  out.delete(k);
-  return out;
-}
-
 const features = new WeakMap<VtdUnitConfig, Features>();
 
 /** The decoded CAP/ECAP features of a unit configuration (memoised per config object). */
@@ -239,3 +225,6 @@ export function unitFeatures(config: VtdUnitConfig): Features {
   }
   return fx;
 }
+
+// The persistent Map updates this package's modules import from here.
+export { mapDelete, mapSet } from "@iommu-sim/eventlog";

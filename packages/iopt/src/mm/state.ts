@@ -105,16 +105,5 @@ export function findVma(vmas: readonly Vma[], va: number): Vma | undefined {
   return undefined;
 }
 
-/** A copy of `m` with `k` set to `v` (maps in state are immutable). */
-export function mapSet<K, V>(m: ReadonlyMap<K, V>, k: K, v: V): ReadonlyMap<K, V> {
-  const out = new Map(m);
-  out.set(k, v);
-  return out;
-}
-
-/** A copy of `m` without `k`. */
-export function mapDelete<K, V>(m: ReadonlyMap<K, V>, k: K): ReadonlyMap<K, V> {
-  const out = new Map(m);
-  out.delete(k);
-  return out;
-}
+// The persistent Map updates this package's modules import from here.
+export { mapDelete, mapSet } from "@iommu-sim/eventlog";
