@@ -77,7 +77,7 @@ const cases: BenchCase[] = [
     kind: "throughput",
     unit: "events/s",
     target: { op: ">=", value: 500_000 },
-    doc: "read, validate (TypeBox) and evolve a 1,000,000-line log from disk (100k commands + 900k events)",
+    doc: "read, validate against the vocabulary and evolve a 1,000,000-line log from disk (100k commands + 900k events)",
     opsPerIteration: (LINES / (EVENTS_PER_COMMAND + 1)) * EVENTS_PER_COMMAND,
     iterations: 5,
     setup() {

@@ -8,13 +8,22 @@
  *
  * Reading validates every line (JSON, envelope, seq continuity, schema) and
  * stops at the first bad one with a `LogFormatError` whose message is
- * `file:line: field: reason`; nothing after that line is yielded.
+ * `file:line: field: reason`; nothing after that line is yielded. Bytes
+ * become blocks of whole lines in jsonl-lines.ts; jsonl-record.ts reads the
+ * records, canonical lines through the schema-directed fast path of
+ * jsonl-fast.ts and any other text through `JSON.parse` and TypeBox.
  *
  * Browser-safe: sources are byte streams (a `File.stream()`, a fetch body, or
  * Node's `fs.createReadStream`), gzip is undone with `DecompressionStream`.
  */
-import type { LogRecord, Message, Metadata, RecordKind } from "./message";
-import { bytesToBase64, decodeWith, type Vocabulary } from "./vocabulary";
+import { LogFormatError } from "./jsonl-error";
+import { type ByteSource, type LineBlock, lineBlocks } from "./jsonl-lines";
+import { RecordReader } from "./jsonl-record";
+import type { LogRecord, Message } from "./message";
+import { bytesToBase64, type Vocabulary } from "./vocabulary";
+
+export { LogFormatError } from "./jsonl-error";
+export type { ByteSource } from "./jsonl-lines";
 
 /** The header's `kind`. */
 export const LOG_KIND = "iommu-sim/log";
@@ -26,19 +35,6 @@ export interface LogHeader {
   readonly kind: typeof LOG_KIND;
   readonly version: number;
   readonly [extra: string]: unknown;
-}
-
-/** A log file that failed validation: `file:line: field: reason`. */
-export class LogFormatError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(`${file}:${line}: ${field}: ${reason}`);
-    this.name = "LogFormatError";
-  }
 }
 
 function replacer(_key: string, value: unknown): unknown {
@@ -69,73 +65,6 @@ export function encodeLog(records: Iterable<LogRecord>, extra?: Readonly<Record<
   const lines = [encodeHeader(extra)];
   for (const r of records) lines.push(encodeRecord(r));
   return `${lines.join("\n")}\n`;
-}
-
-/** Bytes to read a log from. */
-export type ByteSource = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
-
-function toStream(src: ByteSource): ReadableStream<Uint8Array> {
-  if (src instanceof ReadableStream) return src;
-  const it = src[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { value, done } = await it.next();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    async cancel() {
-      await it.return?.();
-    },
-  });
-}
-
-async function* gunzipIfNeeded(src: ByteSource): AsyncGenerator<Uint8Array> {
-  const reader = toStream(src).getReader();
-  const first = await reader.read();
-  if (first.done) return;
-  const head = first.value;
-  let stream: ReadableStream<Uint8Array> = new ReadableStream<Uint8Array>({
-    start(c) {
-      c.enqueue(head);
-    },
-    async pull(c) {
-      const r = await reader.read();
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  if (head[0] === 0x1f && head[1] === 0x8b) {
-    stream = stream.pipeThrough(
-      new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
-    );
-  }
-  const r = stream.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await r.read();
-      if (done) return;
-      yield value;
-    }
-  } finally {
-    r.releaseLock();
-  }
-}
-
-/** Split a byte stream into lines (without "\n"), numbered from 1. Yields batches. */
-async function* lines(src: ByteSource): AsyncGenerator<string[]> {
-  const decoder = new TextDecoder("utf-8");
-  let rest = "";
-  for await (const chunk of gunzipIfNeeded(src)) {
-    const text = rest + decoder.decode(chunk, { stream: true });
-    const parts = text.split("\n");
-    rest = parts.pop()!;
-    if (parts.length > 0) yield parts;
-  }
-  rest += decoder.decode();
-  if (rest.length > 0) yield [rest];
 }
 
 /** Options of `readLog`. */
@@ -175,127 +104,47 @@ function checkHeader(file: string, text: string | undefined): LogHeader {
   return o as LogHeader;
 }
 
-/** Validates records line by line; see `readLog`. */
-class RecordParser {
-  private expectedSeq = 1;
-  private sawCommand = false;
-
-  constructor(
-    private readonly file: string,
-    private readonly vocabulary: Vocabulary,
-  ) {}
-
-  parse(text: string, line: number): LogRecord {
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch (e) {
-      throw new LogFormatError(this.file, line, "json", `not JSON (${(e as Error).message}); truncated?`);
-    }
-    if (typeof v !== "object" || v === null || Array.isArray(v)) {
-      throw new LogFormatError(this.file, line, "record", "not an object");
-    }
-    const o = v as Record<string, unknown>;
-    const seq = o.seq;
-    const type = o.type;
-    const data = o.data;
-    const metadata = o.metadata;
-    // Only seq/type/data/metadata may appear: compare counts (a for-in count
-    // allocates nothing; Object.keys costs a third of JSON.parse here).
-    let known = 0;
-    if (seq !== undefined) known++;
-    if (type !== undefined) known++;
-    if (data !== undefined) known++;
-    if (metadata !== undefined) known++;
-    let members = 0;
-    for (const _k in o) members++;
-    if (members !== known) {
-      const extra = Object.keys(o).find(
-        (k) => k !== "seq" && k !== "type" && k !== "data" && k !== "metadata",
-      );
-      throw new LogFormatError(this.file, line, extra ?? "record", "unknown member");
-    }
-    if (seq !== this.expectedSeq) {
-      throw new LogFormatError(
-        this.file,
-        line,
-        "seq",
-        `expected ${this.expectedSeq}, found ${JSON.stringify(seq)} (missing, duplicated or reordered record)`,
-      );
-    }
-    if (typeof type !== "string")
-      throw new LogFormatError(this.file, line, "type", "missing or not a string");
-    if (data === undefined) throw new LogFormatError(this.file, line, "data", "missing");
-    if (
-      metadata !== undefined &&
-      (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))
-    ) {
-      throw new LogFormatError(this.file, line, "metadata", "not an object");
-    }
-    const compiled = this.vocabulary.compiled(type);
-    if (compiled === undefined)
-      throw new LogFormatError(this.file, line, "type", `unknown message type '${type}'`);
-    const kind: RecordKind = compiled.def.kind;
-    const decoded = decodeWith(compiled, data);
-    if (!decoded.ok) throw new LogFormatError(this.file, line, decoded.issue.field, decoded.issue.reason);
-    if (kind === "event" && !this.sawCommand) {
-      throw new LogFormatError(this.file, line, "type", `event '${type}' before any command`);
-    }
-    if (kind === "command") this.sawCommand = true;
-    this.expectedSeq++;
-    // A fresh record of the log's own shape (eventlog log.ts toRecord): the parsed
-    // object dies young, and retained records stay one compact object each.
-    return metadata === undefined
-      ? { seq, kind, type, data: decoded.data }
-      : { seq, kind, type, data: decoded.data, metadata: metadata as Metadata };
-  }
-}
 /**
  * Open a log: reads and checks the header, then validates records lazily as
- * `batches` is iterated. `M` is the message union the vocabulary describes
- * (the caller vouches for it; every record is checked against the vocabulary). @throws LogFormatError (from the header or from the
- * iteration) at the first bad line.
+ * `batches` is iterated, one batch per block of whole lines (about one per
+ * chunk the source yields; pass ≥ 1 MiB chunks for speed). `M` is the
+ * message union the vocabulary describes (the caller vouches for it; every
+ * record is checked against the vocabulary).
+ * @throws LogFormatError (from the header or from the iteration) at the
+ *   first bad line, after yielding every valid record before it.
  */
 export async function readLog<M extends Message = Message>(
   source: ByteSource,
   options: ReadLogOptions,
 ): Promise<OpenedLog<M>> {
   const file = options.file ?? "<log>";
-  const it = lines(source)[Symbol.asyncIterator]();
-  let first = await it.next();
-  while (!first.done && first.value.length === 0) first = await it.next();
-  const firstBatch = first.done ? [] : first.value;
-  const header = checkHeader(file, firstBatch[0]);
-  const parser = new RecordParser(file, options.vocabulary);
+  const it = lineBlocks(source)[Symbol.asyncIterator]();
+  const first = await it.next();
+  let rest: LineBlock[] = [];
+  let headerText: string | undefined;
+  if (!first.done) {
+    const [{ text, start, end }, ...others] = first.value as [LineBlock, ...LineBlock[]];
+    const nl = text.indexOf("\n", start);
+    const headerEnd = nl < 0 || nl >= end ? end : nl;
+    headerText = text.slice(start, headerEnd);
+    rest = headerEnd + 1 < end ? [{ text, start: headerEnd + 1, end }, ...others] : others;
+  }
+  const header = checkHeader(file, headerText);
+  const reader = new RecordReader(file, options.vocabulary);
   async function* batches(): AsyncGenerator<LogRecord<M>[]> {
-    let line = 1;
-    /** Parse a batch; on a bad line, the records before it and the error. */
-    const parseBatch = (
-      texts: string[],
-      skip: number,
-    ): { records: LogRecord<M>[]; error?: LogFormatError } => {
-      const records: LogRecord<M>[] = [];
-      for (let i = skip; i < texts.length; i++) {
-        line++;
-        const t = texts[i]!;
-        try {
-          if (t.length === 0) throw new LogFormatError(file, line, "record", "empty line");
-          records.push(parser.parse(t, line) as LogRecord<M>);
-        } catch (e) {
-          if (e instanceof LogFormatError) return { records, error: e };
-          throw e;
-        }
+    // A batch per chunk read. Every valid record before a bad line is yielded, then the error is thrown.
+    for (let blocks = rest; ; ) {
+      const records: LogRecord[] = [];
+      let error: LogFormatError | undefined;
+      for (const b of blocks) {
+        error = reader.readBlock(b, records);
+        if (error !== undefined) break;
       }
-      return { records };
-    };
-    // Every valid record before a bad line is yielded, then the error is thrown.
-    let b = parseBatch(firstBatch, 1);
-    for (;;) {
-      if (b.records.length > 0) yield b.records;
-      if (b.error !== undefined) throw b.error;
+      if (records.length > 0) yield records as LogRecord<M>[];
+      if (error !== undefined) throw error;
       const r = await it.next();
       if (r.done) return;
-      b = parseBatch(r.value, 0);
+      blocks = r.value;
     }
   }
   return { header, batches: batches() };

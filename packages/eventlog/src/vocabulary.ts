@@ -1,10 +1,16 @@
 /**
  * Compiled validators for the message vocabulary (TypeBox TypeCompiler):
  * check a message's JSON form, then convert its U64/Bytes fields in place.
+ * Each entry also carries the schema-directed reader of readLog's fast path
+ * (jsonl-fast.ts).
  */
 import { BYTES_MARK, type MessageDef, type MessageKind, U64_MARK } from "@iommu-sim/uapi";
 import type { TSchema } from "@sinclair/typebox";
 import { type TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
+import { base64ToBytes } from "./base64";
+import { compileFastReader, type FastReader } from "./jsonl-fast";
+
+export { bytesToBase64 } from "./base64";
 
 type Path = readonly (string | "[]")[];
 
@@ -13,6 +19,8 @@ export interface Compiled {
   readonly def: MessageDef;
   readonly check: TypeCheck<TSchema>;
   readonly convert: ((data: unknown) => unknown) | null;
+  /** The schema-directed reader of readLog's fast path (jsonl-fast.ts), or null when the schema is outside its subset. */
+  readonly fast: FastReader | null;
 }
 
 /** A validation failure: where (`data.iova`) and why. */
@@ -34,20 +42,6 @@ function hexToBigInt(s: string): bigint {
   );
 }
 
-function base64ToBytes(s: string): Uint8Array {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-/** Encode bytes as base64 (the JSON form of `Bytes()` fields). */
-export function bytesToBase64(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
 function markedPaths(schema: TSchema, path: Path, out: { path: Path; mark: "u64" | "bytes" }[]): void {
   if (schema[U64_MARK] === true) out.push({ path, mark: "u64" });
   else if (schema[BYTES_MARK] === true) out.push({ path, mark: "bytes" });
@@ -61,6 +55,26 @@ function markedPaths(schema: TSchema, path: Path, out: { path: Path; mark: "u64"
     for (const s of (schema.anyOf ?? schema.oneOf ?? schema.allOf) as TSchema[]) markedPaths(s, path, inner);
     if (inner.length > 0)
       throw new Error(`U64/Bytes fields inside unions are not supported (at ${path.join(".")})`);
+  }
+}
+
+/**
+ * A Bytes field whose text passes the schema's pattern but that `atob`
+ * rejects (a length of 4n + 1, or padding on a length that needs none, as
+ * in "AAAAA" or "AA="): reported as a validation issue of that field.
+ */
+class BadBase64 extends Error {
+  constructor(readonly field: string) {
+    super(`${field}: not base64`);
+  }
+}
+
+/** `base64ToBytes`, failing with the field's path (`keys` joined by dots). */
+function bytesAt(s: string, ...keys: (string | number)[]): Uint8Array {
+  try {
+    return base64ToBytes(s);
+  } catch {
+    throw new BadBase64(keys.join("."));
   }
 }
 
@@ -80,29 +94,36 @@ function converterFor(schema: TSchema): ((data: unknown) => unknown) | null {
         if (m.array) {
           const a = v as string[];
           const out = new Array(a.length);
-          for (let j = 0; j < a.length; j++) out[j] = m.u64 ? hexToBigInt(a[j]!) : base64ToBytes(a[j]!);
+          for (let j = 0; j < a.length; j++) out[j] = m.u64 ? hexToBigInt(a[j]!) : bytesAt(a[j]!, m.key, j);
           o[m.key] = out;
-        } else o[m.key] = m.u64 ? hexToBigInt(v as string) : base64ToBytes(v as string);
+        } else o[m.key] = m.u64 ? hexToBigInt(v as string) : bytesAt(v as string, m.key);
       }
       return o;
     };
   }
-  const convertAt = (v: unknown, path: Path, i: number, mark: "u64" | "bytes"): unknown => {
-    if (i === path.length) return mark === "u64" ? hexToBigInt(v as string) : base64ToBytes(v as string);
+  /** Convert the marked field at `path[i…]` under `v`; `trail` is where `v` is (keys and indices). */
+  const convertAt = (
+    v: unknown,
+    path: Path,
+    i: number,
+    mark: "u64" | "bytes",
+    trail: (string | number)[],
+  ): unknown => {
+    if (i === path.length) return mark === "u64" ? hexToBigInt(v as string) : bytesAt(v as string, ...trail);
     if (v === undefined || v === null) return v;
     const key = path[i]!;
     if (key === "[]") {
       const arr = v as unknown[];
-      for (let j = 0; j < arr.length; j++) arr[j] = convertAt(arr[j], path, i + 1, mark);
+      for (let j = 0; j < arr.length; j++) arr[j] = convertAt(arr[j], path, i + 1, mark, [...trail, j]);
       return arr;
     }
     const obj = v as Record<string, unknown>;
-    if (obj[key] !== undefined) obj[key] = convertAt(obj[key], path, i + 1, mark);
+    if (obj[key] !== undefined) obj[key] = convertAt(obj[key], path, i + 1, mark, [...trail, key]);
     return obj;
   };
   return (data) => {
     let d = data;
-    for (const m of marks) d = convertAt(d, m.path, 0, m.mark);
+    for (const m of marks) d = convertAt(d, m.path, 0, m.mark, []);
     return d;
   };
 }
@@ -126,6 +147,7 @@ export class Vocabulary {
       def,
       check: TypeCompiler.Compile(def.data),
       convert: converterFor(def.data),
+      fast: compileFastReader(def.data),
     });
   }
 
@@ -171,5 +193,11 @@ export function decodeWith(
     const field = `data${(first?.path ?? "").replaceAll("/", ".")}`;
     return { ok: false, issue: { field, reason: first?.message ?? "invalid" } };
   }
-  return { ok: true, data: c.convert === null ? data : c.convert(data) };
+  if (c.convert === null) return { ok: true, data };
+  try {
+    return { ok: true, data: c.convert(data) };
+  } catch (e) {
+    if (!(e instanceof BadBase64)) throw e;
+    return { ok: false, issue: { field: `data.${e.field}`, reason: "not base64 (length or padding)" } };
+  }
 }

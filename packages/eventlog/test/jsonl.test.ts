@@ -122,6 +122,16 @@ describe("JSON Lines codec", () => {
     expect(e.field).toBe("data.value");
   });
 
+  it("rejects bytes that pass the base64 pattern but are not base64, naming the field", async () => {
+    const lines = good();
+    const at = lines.findIndex((l) => l.includes('"mem.write"'));
+    // "AQIDB": 5 characters, 4n + 1, which no base64 text has (RFC 4648 §4); atob throws.
+    lines[at] = lines[at]!.replace('"AQIDBAU="', '"AQIDB"');
+    expect((await failure(lines.join("\n"))).message).toBe(
+      `t.jsonl:${at + 1}: data.bytes: not base64 (length or padding)`,
+    );
+  });
+
   it("rejects unknown types, events before commands, bad headers and empty files", async () => {
     const lines = good();
     expect((await failure([lines[0], lines[1]!.replace("kv.batch", "kv.nope")].join("\n"))).message).toBe(
