@@ -7,12 +7,12 @@
  * (__arm_smmu_tlb_inv_range, arm_smmu_tlb_inv_range_domain,
  * arm_smmu_atc_inv_to_cmd, arm_smmu_atc_inv_domain).
  */
-import { getField } from "./bits";
+import { getField, u64ToNumber } from "./bits";
 import { cmd, decodeCmd, type RawCmd } from "./commands";
 import { applyCmd } from "./exec";
 import type { SmmuDomain, SmmuInstance } from "./state";
 import { EATS } from "./ste";
-import { tlbInvAsid, tlbInvIpa, tlbInvVa, tlbInvVmidAll, tlbInvVmidS1 } from "./tlb";
+import { type Tlb, tlbInvAsid, tlbInvIpa, tlbInvVa, tlbInvVmidAll, tlbInvVmidS1 } from "./tlb";
 
 const TWO53 = 2n ** 53n;
 
@@ -125,20 +125,7 @@ export function invalidateAfterUnmap(
   iova: bigint,
   length: bigint,
 ): SmmuInstance {
-  // Below 2^53 the page count is exact in a number: no bigint division on the hot path.
-  const pages = length < TWO53 ? Math.floor(Number(length) / 4096) : Number(length / 4096n);
-  const start = Number(iova);
-  const end = start + pages * 4096;
-  let tlb = inst.tlb;
-  // No pages, no range TLBI (an empty span would still "overlap" the leaf around its start).
-  if (d.kind === "s1") {
-    if (pages >= CMDQ_MAX_TLBI_OPS) tlb = tlbInvAsid(tlb, 0, d.asid);
-    else if (pages > 0) tlb = tlbInvVa(tlb, 0, d.asid, start, end);
-  } else {
-    if (pages >= CMDQ_MAX_TLBI_OPS) tlb = tlbInvVmidAll(tlb, d.vmid);
-    else if (pages > 0) tlb = tlbInvIpa(tlb, d.vmid, start, end);
-    tlb = tlbInvVmidS1(tlb, d.vmid);
-  }
+  const tlb = tlbAfterUnmap(inst.tlb, d, iova, length);
   let out = tlb === inst.tlb ? inst : { ...inst, tlb };
   if (inst.atc.size === 0) return out;
   for (const raw of atcInvalidations(inst, d, iova, length, true)) {
@@ -146,6 +133,24 @@ export function invalidateAfterUnmap(
     if (c !== undefined) out = applyCmd(out, c);
   }
   return out;
+}
+
+/** The TLB after the TLBIs of an unmap of [iova, iova + length) (bytes) from `d`. */
+function tlbAfterUnmap(tlb: Tlb, d: SmmuDomain, iova: bigint, length: bigint): Tlb {
+  // An empty TLB has nothing to drop (the unmap of pages no device touched): no conversions, no match closures.
+  if (tlb.count === 0) return tlb;
+  // Below 2^53 the page count is exact in a number: no bigint division.
+  const pages = length < TWO53 ? Math.floor(u64ToNumber(length) / 4096) : Number(length / 4096n);
+  const start = u64ToNumber(iova);
+  const end = start + pages * 4096;
+  // No pages, no range TLBI (an empty span would still "overlap" the leaf around its start).
+  if (d.kind === "s1") {
+    if (pages >= CMDQ_MAX_TLBI_OPS) return tlbInvAsid(tlb, 0, d.asid);
+    return pages > 0 ? tlbInvVa(tlb, 0, d.asid, start, end) : tlb;
+  }
+  if (pages >= CMDQ_MAX_TLBI_OPS) tlb = tlbInvVmidAll(tlb, d.vmid);
+  else if (pages > 0) tlb = tlbInvIpa(tlb, d.vmid, start, end);
+  return tlbInvVmidS1(tlb, d.vmid);
 }
 
 /** Streams attached to `d` (directly, or to nested domains over it) whose STE enables ATS. */

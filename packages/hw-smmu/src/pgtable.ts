@@ -16,6 +16,7 @@
  */
 import type { FrameStore } from "@iommu-sim/eventlog";
 import { type Errno, errno } from "@iommu-sim/uapi";
+import { u64ToNumber } from "./bits";
 import { PTE_TYPE_BLOCK, PTE_TYPE_PAGE, PTE_TYPE_TABLE, PTE_VALID } from "./pte";
 
 /** A run of physical memory in 4 KiB frames: frames pfn .. pfn+count−1 (SHARED CONTRACTS §3). */
@@ -44,9 +45,17 @@ export class TableWriter {
   hi = 0;
   /** Table frames allocated so far. */
   allocated = 0;
-  /** This operation's writes in program order, as (pa, lo, hi) triples: `flush` replays them. */
-  private readonly writes: number[] = [];
-  /** Index of the latest write by PA, built once there are more than `SCAN` writes. */
+  /**
+   * This operation's first write (`pa0` −1: none yet). Most operations
+   * make one — a 4 KiB map or unmap writes one descriptor once its tables
+   * exist — so it lives in fields: no array per operation.
+   */
+  private pa0 = -1;
+  private lo0 = 0;
+  private hi0 = 0;
+  /** The writes after the first, in program order, as (pa, lo, hi) triples. `flush` replays all. */
+  private more: number[] | undefined = undefined;
+  /** Index of the latest write in `more` by PA, built once there are more than `SCAN` of them. */
   private index: Map<number, number> | undefined = undefined;
 
   /**
@@ -62,8 +71,8 @@ export class TableWriter {
 
   /** Read the descriptor at `pa` into `lo`/`hi`: this operation's latest write there, else memory. */
   read(pa: number): void {
-    const w = this.writes;
-    if (w.length !== 0) {
+    const w = this.more;
+    if (w !== undefined) {
       const at = this.index !== undefined ? (this.index.get(pa) ?? -1) : lastWriteTo(w, pa);
       if (at >= 0) {
         this.lo = w[at + 1]!;
@@ -71,12 +80,27 @@ export class TableWriter {
         return;
       }
     }
+    if (pa === this.pa0) {
+      this.lo = this.lo0;
+      this.hi = this.hi0;
+      return;
+    }
     this.lo = this.mem.readU32(pa);
     this.hi = this.mem.readU32(pa + 4);
   }
 
   write(pa: number, lo: number, hi: number): void {
-    const w = this.writes;
+    if (this.pa0 < 0) {
+      this.pa0 = pa;
+      this.lo0 = lo >>> 0;
+      this.hi0 = hi >>> 0;
+      return;
+    }
+    const w = this.more;
+    if (w === undefined) {
+      this.more = [pa, lo >>> 0, hi >>> 0];
+      return;
+    }
     w.push(pa, lo >>> 0, hi >>> 0);
     if (this.index !== undefined) this.index.set(pa, w.length - 3);
     else if (w.length > SCAN * 3) {
@@ -98,8 +122,11 @@ export class TableWriter {
   /** Perform the recorded writes on `mem`, in order. @returns the table memory after them. */
   flush(): FrameStore {
     let mem = this.mem;
-    const w = this.writes;
-    for (let i = 0; i < w.length; i += 3) mem = mem.writeU64Halves(w[i]!, w[i + 1]!, w[i + 2]!);
+    if (this.pa0 < 0) return mem;
+    mem = mem.writeU64Halves(this.pa0, this.lo0, this.hi0);
+    const w = this.more;
+    if (w !== undefined)
+      for (let i = 0; i < w.length; i += 3) mem = mem.writeU64Halves(w[i]!, w[i + 1]!, w[i + 2]!);
     this.mem = mem;
     return mem;
   }
@@ -186,7 +213,7 @@ export function mapPages(
     total += r.count * 4096;
   }
   // Below 2^48 an IOVA is exact as a number: check it there, without bigint arithmetic.
-  let ia = iova < IA_LIMIT ? Number(iova) : -1;
+  let ia = iova < IA_LIMIT ? u64ToNumber(iova) : -1;
   if (ia < 0 || ia % 4096 !== 0 || ia + total > IA_SIZE)
     return errno("EINVAL", "IOVA range not 4 KiB aligned or beyond the 48-bit input size");
   for (const r of pfnRuns) {
@@ -219,8 +246,8 @@ export function mapPages(
  * (Linux frees them only with the domain). Errors: EINVAL, ENOMEM (split).
  */
 export function unmapPages(w: TableWriter, ttb: number, iova: bigint, length: bigint): Errno | undefined {
-  let ia = iova < IA_LIMIT ? Number(iova) : -1;
-  const len = length <= IA_LIMIT ? Number(length) : -1;
+  let ia = iova < IA_LIMIT ? u64ToNumber(iova) : -1;
+  const len = length <= IA_LIMIT ? u64ToNumber(length) : -1;
   if (ia < 0 || len < 0 || ia % 4096 !== 0 || len % 4096 !== 0 || ia + len > IA_SIZE)
     return errno("EINVAL", "unmap range not 4 KiB aligned or beyond the 48-bit input size");
   const end = ia + len;

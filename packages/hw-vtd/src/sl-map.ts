@@ -47,6 +47,29 @@ const SCALE = [1, 512, 262144] as const;
 /** 512^(level − 1): 4 KiB pages an entry of `level` covers (levels 1..5). */
 const SPAN = [0, 1, 512, 512 ** 2, 512 ** 3, 512 ** 4] as const;
 
+const TWO53 = 2n ** 53n;
+
+/** Scratch for `u64ToNumber`: a bigint stored here is read back as two 32-bit halves. */
+const SCRATCH = new BigUint64Array(1);
+const HALVES = new Uint32Array(SCRATCH.buffer);
+/** Which half is the low one on this platform (both views use its byte order). */
+const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+
+/**
+ * `Number(x)` for 0 ≤ x < 2^53 (callers check) through a BigUint64Array
+ * store, which V8 inlines: `Number()` and `>>` on a bigint are runtime
+ * calls on Node 20 (~300 and ~250 instructions against ~40, callgrind).
+ */
+function u64ToNumber(x: bigint): number {
+  SCRATCH[0] = x;
+  return HALVES[1 - LO]! * 4294967296 + HALVES[LO]!;
+}
+
+/** `Number(x >> 12n)`: the 4 KiB page number of byte address `x`; through an exact double for 0 ≤ x < 2^53. */
+function pageNumber(x: bigint): number {
+  return x >= 0n && x < TWO53 ? Math.floor(u64ToNumber(x) / 4096) : Number(x >> 12n);
+}
+
 function tableIndex(vpn: number, level: number): number {
   // `& 511` (ToInt32 keeps the low bits of this integer < 2^53) rather than a float `% 512`.
   return Math.floor(vpn / SPAN[level]!) & 511;
@@ -101,7 +124,7 @@ export function planMap(unit: VtdUnit, t: SlTable, iova: bigint, runs: readonly 
     return errno("EFAULT", `mapping exceeds the domain's ${width}-bit address width`);
   const levels = agawToLevels(t.agaw);
   const created = new Set<number>();
-  let vpn = Number(iova >> 12n);
+  let vpn = pageNumber(iova);
   for (const r of runs) {
     let pfn = r.pfn;
     let left = r.count;
@@ -183,7 +206,7 @@ export function mapRange(
   // Table memory is threaded through locally and put back into the unit once, at the end
   // (or before a frame allocation, which reads it): no copy of the unit per write.
   let tables = unit.tables;
-  let vpn = Number(iova >> 12n);
+  let vpn = pageNumber(iova);
   for (const r of runs) {
     let pfn = r.pfn;
     let left = r.count;
@@ -249,8 +272,12 @@ export function unmapRange(
 ): { unit: VtdUnit; unmapped: bigint } {
   const levels = agawToLevels(t.agaw);
   let tables = unit.tables;
-  let vpn = Number(iova >> 12n);
-  const end = vpn + Number((length + 0xfffn) >> 12n);
+  let vpn = pageNumber(iova);
+  const end =
+    vpn +
+    (length >= 0n && length < TWO53
+      ? Math.ceil(u64ToNumber(length) / 4096)
+      : Number((length + 0xfffn) >> 12n));
   let unmapped = 0;
   while (vpn < end) {
     let table = t.pgd;
@@ -275,5 +302,7 @@ export function unmapRange(
     }
     vpn += step;
   }
-  return { unit: tables === unit.tables ? unit : { ...unit, tables }, unmapped: BigInt(unmapped) * 4096n };
+  // One bigint rather than two (BigInt then a product) while the byte count is exact in a double.
+  const bytes = unmapped < 2 ** 41 ? BigInt(unmapped * 4096) : BigInt(unmapped) * 4096n;
+  return { unit: tables === unit.tables ? unit : { ...unit, tables }, unmapped: bytes };
 }

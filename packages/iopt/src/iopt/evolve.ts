@@ -1,7 +1,7 @@
 /**
  * Evolving the `iopt` slice: applying what decide chose. Cannot fail.
  */
-import { mapDelete, mapSet, PAGE_SIZE } from "../mm/state";
+import { mapDelete, mapSet } from "../mm/state";
 import { addPins } from "../pin-counts";
 import { computeAlignment } from "./alignment";
 import { addPinned, framesOf, removePinned } from "./intervals";
@@ -16,26 +16,42 @@ import {
   type IoptState,
   type Pages,
 } from "./state";
-
-const PAGE_BIG = BigInt(PAGE_SIZE);
+import { pagesIn, toNumber } from "./u64";
 
 type Patch = { -readonly [K in keyof IoptState]?: IoptState[K] };
 
 /**
  * `s` with `o`'s fields replaced. Written out field by field rather than as
  * a spread: it keeps one object shape, which V8 copies several times faster.
+ *
+ * When every field is the one `s` has — the tables (`EpochMap`,
+ * `FrameStore`) were updated in place, as they are until the epoch is
+ * sealed — the slice is `s` itself, as hw-vtd's and hw-smmu's slices stay
+ * as they were when their table memory is written in place: `combine` then
+ * leaves the root uncopied (an UNMAP's event costs no root copy). A sealed
+ * state is never updated in place, so one that escaped still never changes.
  */
 function patch(s: IoptState, o: Patch): IoptState {
-  return {
-    ioas: o.ioas ?? s.ioas,
-    pages: o.pages ?? s.pages,
-    nextPages: o.nextPages ?? s.nextPages,
-    accesses: o.accesses ?? s.accesses,
-    pinCounts: o.pinCounts ?? s.pinCounts,
-    accountMode: o.accountMode ?? s.accountMode,
-    userLocked: o.userLocked ?? s.userLocked,
-    mmLocked: o.mmLocked ?? s.mmLocked,
-  };
+  const ioas = o.ioas ?? s.ioas;
+  const pages = o.pages ?? s.pages;
+  const nextPages = o.nextPages ?? s.nextPages;
+  const accesses = o.accesses ?? s.accesses;
+  const pinCounts = o.pinCounts ?? s.pinCounts;
+  const accountMode = o.accountMode ?? s.accountMode;
+  const userLocked = o.userLocked ?? s.userLocked;
+  const mmLocked = o.mmLocked ?? s.mmLocked;
+  if (
+    ioas === s.ioas &&
+    pages === s.pages &&
+    nextPages === s.nextPages &&
+    accesses === s.accesses &&
+    pinCounts === s.pinCounts &&
+    accountMode === s.accountMode &&
+    userLocked === s.userLocked &&
+    mmLocked === s.mmLocked
+  )
+    return s;
+  return { ioas, pages, nextPages, accesses, pinCounts, accountMode, userLocked, mmLocked };
 }
 
 function withIoas(s: IoptState, ioas: Ioas): IoptState {
@@ -81,6 +97,13 @@ function ioasWithAreas(ioas: Ioas, areas: Ioas["areas"]): Ioas {
   };
 }
 
+/** `xs` without element `i`, in one exact-size copy (splice on a copy would also allocate the removed list). */
+function withoutIndex<T>(xs: readonly T[], i: number): T[] {
+  if (i === 0) return xs.slice(1);
+  if (i === xs.length - 1) return xs.slice(0, i);
+  return xs.slice(0, i).concat(xs.slice(i + 1));
+}
+
 /** Recompute an IOAS's alignment from its option, domains and accesses. */
 function realign(s: IoptState, ioas: Ioas): Ioas {
   const accesses = ioas.accesses.map((a) => s.accesses.get(a)!.iovaAlignment);
@@ -117,11 +140,11 @@ function newPages(
     id,
     pid: d.pid,
     uptr: d.uptr,
-    npages: Number(d.npages),
+    npages: toNumber(d.npages),
     writable: d.writable,
     accountMode: d.accountMode,
     accountId: d.accountMode === ACCOUNT_MM ? d.pid : (proc?.uid ?? 0),
-    lockLimit: proc === undefined ? 0 : Number(proc.memlockLimit / PAGE_BIG),
+    lockLimit: proc === undefined ? 0 : pagesIn(proc.memlockLimit),
     pinned,
     areas,
     holds: [],
@@ -158,7 +181,7 @@ function evolveMapped(s: IoptState, d: MappedData, root: IoptRoot): IoptState {
   }
   let n = 0;
   for (const r of d.pfnRuns) n += r.count;
-  const pinned = n === 0 ? [] : addPinned([], Number(d.startByte >> 12n), d.pfnRuns);
+  const pinned = n === 0 ? [] : addPinned([], pagesIn(d.startByte), d.pfnRuns);
   const p = newPages(d.pages, d.created, root, [ref], pinned);
   const next = patch(s, {
     ioas: s.ioas.with(ioas.id, ioasWithAreas(ioas, areas)),
@@ -177,8 +200,7 @@ function evolveUnmapped(s: IoptState, d: UnmappedData): IoptState {
   const ioas = s.ioas.get(d.ioas)!;
   const i = firstAreaFrom(ioas.areas, d.iova);
   const area = ioas.areas[i]!;
-  const areas = ioas.areas.slice();
-  areas.splice(i, 1);
+  const areas = withoutIndex(ioas.areas, i);
   const p = s.pages.get(area.pages)!;
   if (d.pagesDestroyed !== true) {
     const refs = p.areas.filter((r) => r.ioas !== d.ioas || r.iova !== d.iova);

@@ -20,6 +20,7 @@ import type { DataOf, IoptDecided, IoptRoot } from "./messages";
 import { accountModeFor, mapNewPages } from "./new-pages";
 import { type Area, byteIndexRange, IOMMU_READ, IOMMU_WRITE, type Ioas, U64_MAX } from "./state";
 import { type IoptCtx, PinTxn } from "./txn";
+import { isAligned } from "./u64";
 
 // Module-local copies of the uapi flags: read on every map, and a re-exported
 // binding costs a getter chain per read where modules are transpiled to CommonJS.
@@ -57,7 +58,7 @@ function checkMapFlags(flags: number): Errno | undefined {
  * reserved range intersects (Linux's choice), EEXIST over an existing area.
  */
 export function checkIova(ioas: Ioas, iova: bigint, length: bigint): Errno | undefined {
-  if (ioas.iovaAlignment !== 1 && iova % BigInt(ioas.iovaAlignment) !== 0n)
+  if (ioas.iovaAlignment !== 1 && !isAligned(iova, ioas.iovaAlignment))
     return errno("EINVAL", "IOVA misaligned to the IOAS alignment");
   const last = iova + length - 1n;
   if (last > U64_MAX) return errno("EOVERFLOW", "iova + length overflows");
@@ -163,11 +164,12 @@ export function decideIoasMap(root: IoptRoot, c: DataOf<"ioas.map">, ctx: IoptCt
   if (c.length === 0n || c.length > MAX_LENGTH) return errno("EINVAL", "bad length");
   // check_add_overflow(uptr, length, &end): the end must itself fit in 64 bits.
   if (c.userVa + c.length > U64_MAX) return errno("EOVERFLOW", "user_va + length overflows 64 bits");
-  const uptr = c.userVa - (c.userVa % PAGE);
+  // A page-aligned user VA (a VMM's usual map) is its own uptr, at the shared offset 0n.
+  const off = c.userVa % PAGE;
   const src = {
     proc,
-    uptr,
-    startByte: c.userVa - uptr,
+    uptr: off === 0n ? c.userVa : c.userVa - off,
+    startByte: off === 0n ? 0n : off,
     writable: (c.flags & WRITEABLE) !== 0,
     accountMode: accountModeFor(root, proc, c.accountMode),
   };

@@ -13,15 +13,19 @@
  * arithmetic or per-command maps: the 4 KiB map of a VMM's hot path.
  */
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
-import { faultEvents, hasFaults, newFaultPlan } from "../mm/fault";
+import { faultEvents, hasFaults, newFaultPlan, type PfnRun } from "../mm/fault";
 import { PAGE_SIZE, type Process } from "../mm/state";
 import { allocIova } from "./iova";
 import { checkIova } from "./map";
 import type { IoptDecided, IoptRoot } from "./messages";
 import { ACCOUNT_MM, ACCOUNT_NONE, ACCOUNT_USER, type Ioas } from "./state";
 import { type IoptCtx, overMemlock, pinFrames } from "./txn";
+import { bigCount, isAligned, toNumber } from "./u64";
 
 const PAGE = BigInt(PAGE_SIZE);
+
+/** The `created` member of `ioas.mapped`: the new iopt_pages. */
+type CreatedPages = NonNullable<Extract<IoptDecided, { type: "ioas.mapped" }>["data"]["created"]>;
 
 /** ictx->account_mode as commands carry it (IOMMU_OPTION_RLIMIT_MODE 0 = "user", 1 = "mm"). */
 export type ContextAccountMode = "user" | "mm";
@@ -79,8 +83,8 @@ export function mapNewPages(
   if (e) return e;
   e = ctx.step("iopt.area_alloc");
   if (e) return e;
-  const align = ioas.iovaAlignment === 1 ? 1n : BigInt(ioas.iovaAlignment);
-  if (length === 0n || (align !== 1n && length % align !== 0n))
+  const align = ioas.iovaAlignment;
+  if (length === 0n || (align !== 1 && !isAligned(length, align)))
     return errno("EINVAL", "length misaligned to the IOAS alignment");
   let iova: bigint;
   if (fixedIova === undefined) {
@@ -92,47 +96,51 @@ export function mapNewPages(
     if (c) return c;
     iova = fixedIova;
   }
-  if (align !== 1n && src.startByte % align !== 0n)
+  if (align !== 1 && !isAligned(src.startByte, align))
     return errno("EINVAL", "page offset misaligned to the IOAS alignment");
   // Pages spanned: exact in a number below 2^53 bytes, else (a huge map that cannot pin anyway) in bigint.
-  const end = Number(src.startByte) + Number(length);
+  const end = toNumber(src.startByte) + toNumber(length);
   const npages = Number.isSafeInteger(end + PAGE_SIZE)
     ? Math.ceil(end / PAGE_SIZE)
     : Number((src.startByte + length + PAGE - 1n) / PAGE);
   const pid = src.proc.pid;
-  const accountId = src.accountMode === ACCOUNT_MM ? pid : src.proc.uid;
-  const big = BigInt(npages);
   const { uptr, writable, accountMode, file } = src;
   // Two literals rather than a spread: `file` must be absent, not undefined, for user memory.
   const created =
     file === undefined
-      ? { pid, uptr, npages: big, writable, accountMode }
-      : { pid, uptr, file, npages: big, writable, accountMode };
-  const mapped = {
-    type: "ioas.mapped" as const,
-    data: {
-      ioas: ioas.id,
-      iova,
-      length,
-      pages: root.iopt.nextPages,
-      startByte: src.startByte,
-      prot,
-      pfnRuns: [] as { pfn: number; count: number }[],
-      offset: Number(src.startByte),
-      created,
-    },
-  };
-  if (ioas.domains.length === 0) return [mapped];
+      ? { pid, uptr, npages: bigCount(npages), writable, accountMode }
+      : { pid, uptr, file, npages: bigCount(npages), writable, accountMode };
+  const pages = root.iopt.nextPages;
+  if (ioas.domains.length === 0)
+    return [mapped(ioas.id, iova, length, pages, src.startByte, prot, [], created)];
   e = ctx.step("iopt.pin_pages");
   if (e) return e;
   const plan = newFaultPlan(root.mm);
   const runs = pinFrames(root, created, 0, npages, plan);
   if (isErrno(runs)) return runs;
-  if (src.accountMode !== ACCOUNT_NONE) {
+  if (accountMode !== ACCOUNT_NONE) {
+    const accountId = accountMode === ACCOUNT_MM ? pid : src.proc.uid;
     const lockLimit = Number(src.proc.memlockLimit / PAGE);
-    const over = overMemlock(root, src.accountMode, accountId, lockLimit, npages);
+    const over = overMemlock(root, accountMode, accountId, lockLimit, npages);
     if (over) return over;
   }
-  mapped.data.pfnRuns = runs;
-  return !hasFaults(plan) ? [mapped] : [...faultEvents(plan), mapped];
+  const m = mapped(ioas.id, iova, length, pages, src.startByte, prot, runs, created);
+  return !hasFaults(plan) ? [m] : [...faultEvents(plan), m];
+}
+
+/** The `ioas.mapped` event of new pages `pages` (`created`) at `iova`, backed by `pfnRuns` (none without a domain). */
+function mapped(
+  ioas: number,
+  iova: bigint,
+  length: bigint,
+  pages: number,
+  startByte: bigint,
+  prot: number,
+  pfnRuns: PfnRun[],
+  created: CreatedPages,
+): IoptDecided {
+  return {
+    type: "ioas.mapped",
+    data: { ioas, iova, length, pages, startByte, prot, pfnRuns, offset: toNumber(startByte), created },
+  };
 }

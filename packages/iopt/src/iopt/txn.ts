@@ -42,6 +42,7 @@ import {
   type Pages,
   type PinnedRun,
 } from "./state";
+import { toNumber } from "./u64";
 
 const PAGE_BIG = BigInt(PAGE_SIZE);
 const TASK_SIZE_BIG = BigInt(TASK_SIZE);
@@ -61,13 +62,22 @@ export function pinFrames(
 ): PfnRun[] | Errno {
   if (pages.file !== undefined) {
     const first = pages.uptr / PAGE_BIG + BigInt(index);
-    return resolveObjectPages(root.mm, pages.pid, pages.file, Number(first), count, plan);
+    return exactSize(resolveObjectPages(root.mm, pages.pid, pages.file, Number(first), count, plan));
   }
   // User VAs below TASK_SIZE (2^47) are exact numbers: no bigint arithmetic on the hot path.
   if (pages.uptr >= TASK_SIZE_BIG) return errno("EFAULT", "pages outside the user address space");
-  const at = Number(pages.uptr) + index * PAGE_SIZE;
+  const at = toNumber(pages.uptr) + index * PAGE_SIZE;
   if (at + count * PAGE_SIZE > TASK_SIZE) return errno("EFAULT", "pages outside the user address space");
-  return resolvePages(root.mm, pages.pid, at, count, pages.writable ? "pinWrite" : "pin", plan);
+  return exactSize(resolvePages(root.mm, pages.pid, at, count, pages.writable ? "pinWrite" : "pin", plan));
+}
+
+/**
+ * The runs in an array of their own length: the resolver grew its list by
+ * push (17 slots, 152 bytes, for a single run), and the log keeps the list
+ * in an event for as long as it keeps the event.
+ */
+function exactSize(runs: PfnRun[] | Errno): PfnRun[] | Errno {
+  return isErrno(runs) ? runs : runs.slice();
 }
 
 /**

@@ -3,9 +3,9 @@
  * io_pagetable.c iopt_unmap_iova(), iopt_unmap_all(), iopt_unmap_iova_range().
  */
 import { type Errno, errno } from "@iommu-sim/uapi";
-import { areasIn } from "./iova";
+import { areasIn, firstAreaFrom } from "./iova";
 import type { DataOf, IoptDecided, IoptRoot } from "./messages";
-import { type Area, U64_MAX } from "./state";
+import { type Area, type Ioas, U64_MAX } from "./state";
 import { type IoptCtx, PinTxn } from "./txn";
 
 /**
@@ -59,18 +59,20 @@ export function decideIoasUnmap(
     last = c.iova + c.length - 1n;
     if (last > U64_MAX) return errno("EOVERFLOW", "iova + length overflows");
   }
+  if (!all) {
+    // The request is exactly one area (the UNMAP of a MAP/UNMAP pair): found without listing the range.
+    const a = ioas.areas[firstAreaFrom(ioas.areas, c.iova)];
+    if (a !== undefined && a.iova === c.iova && a.last === last) {
+      const only = soleHolderUnmap(root, ioas, a, c.length);
+      if (only !== undefined) return only;
+    }
+  }
   const areas = areasIn(ioas, c.iova, last);
   if (areas.length === 0) return all ? [] : errno("ENOENT", "nothing mapped in the range");
   for (const a of areas) if (a.iova < c.iova || a.last > last) return errno("ENOENT", "range splits an area");
-  const only = areas.length === 1 ? areas[0]! : undefined;
-  if (only !== undefined && ioas.accesses.length === 0) {
-    const p = root.iopt.pages.get(only.pages)!;
-    // The area is its pages' only holder (the common MAP/UNMAP pair): it ends with them.
-    if (p.areas.length === 1 && p.holds.length === 0) {
-      // The request covers exactly the area (a MAP/UNMAP pair): its length is the area's.
-      const exact = !all && only.iova === c.iova && only.last === last;
-      return [unmapped(ioas.id, only, true, exact ? c.length : undefined)];
-    }
+  if (areas.length === 1) {
+    const only = soleHolderUnmap(root, ioas, areas[0]!);
+    if (only !== undefined) return only;
   }
   const txn = new PinTxn(root, ctx);
   notifyAccesses(txn, ioas.id, areas);
@@ -85,6 +87,18 @@ export function decideIoasUnmap(
   const r = txn.reconcile();
   if (r) return r;
   return txn.finish();
+}
+
+/**
+ * The unmap of `area` alone when it is its pages' only holder and no
+ * access is attached: it ends with its pages (one event, no pin
+ * reconciliation). `length`: the request's, when it covers exactly the area.
+ */
+function soleHolderUnmap(root: IoptRoot, ioas: Ioas, area: Area, length?: bigint): IoptDecided[] | undefined {
+  if (ioas.accesses.length !== 0) return undefined;
+  const p = root.iopt.pages.get(area.pages)!;
+  if (p.areas.length !== 1 || p.holds.length !== 0) return undefined;
+  return [unmapped(ioas.id, area, true, length)];
 }
 
 /** The `ioas.unmapped` event of `area`; `pagesDestroyed` when it was its pages' last holder. */
