@@ -10,18 +10,23 @@
  * S1DSS 0b10 = SSID0) and §7.3 (F_TRANSLATION = 0x10); Arm ARM D8.3
  * (VMSAv8-64 descriptors: bit 1 table/page, AF bit 10, AP bits 7:6).
  * Output addresses are cross-checked against the process's own page
- * (iopt's mm), never against the view itself.
+ * (iopt's mm), never against the view itself. SVA: VT-d 4.1 §9.6 (PGTT 1 =
+ * first-stage only), §6.5.2.12 (page group response 0 = Success), Intel
+ * SDM Vol. 3A Table 4-19 (a writable user PTE: XD | frame | 0x67); the
+ * addresses, bond and frame come from the story log's own events.
  */
 import { createLog, type EventLog, type Message } from "@iommu-sim/eventlog";
 import { FL, flEntry } from "@iommu-sim/hw-vtd";
 import { createSystemLog, type SystemState } from "@iommu-sim/iommufd";
 import { userVaToPa } from "@iommu-sim/iopt";
 import { isErrno } from "@iommu-sim/uapi";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { runStory } from "../src/story/run";
 import { faultsView } from "../web/src/faults";
 import { childTable, lookup, type PhysRead, readTable } from "../web/src/pagetables";
 import { smmuInstances } from "../web/src/smmu";
+import { svaQueueView } from "../web/src/sva-faults";
 import { defaultSystem } from "../web/src/system";
 import { bdf, vtdUnits } from "../web/src/vtd";
 
@@ -221,10 +226,14 @@ describe("fault-queue model on the demo's story (iommufd eventq.c)", () => {
     replay.append(story.log.records as never);
     const seqOf = (type: string) => story.log.records.find((r) => r.type === type)!.seq;
     const objects = (seq: number) => faultsView(replay.stateAt(seq) as never).objects!;
+    // The page request at PASID 1 (the process's IOAS); the earlier one at the SVA PASID goes to the SVA fault queue.
+    const prq = story.log.records.find(
+      (r) => r.type === "vtd.prq.queued" && (r.data as { pasid?: number }).pasid === 1,
+    )!.seq;
 
-    const [before] = objects(seqOf("vtd.prq.queued") - 1);
+    const [before] = objects(prq - 1);
     expect(before).toMatchObject({ pending: [], awaiting: [] });
-    const [queued] = objects(seqOf("vtd.prq.queued"));
+    const [queued] = objects(prq);
     // One group, one page: PASID 1, group 0, IOMMU_PGFAULT_PERM_WRITE (2), flags PASID_VALID | LAST_PAGE |
     // RESPONSE_NEEDS_PASID (1 | 2 | 4), the page of IOVA 0x106000 — what accel0 wrote to.
     expect(queued!.pending).toEqual([
@@ -244,4 +253,157 @@ describe("fault-queue model on the demo's story (iommufd eventq.c)", () => {
     const [answered] = objects(seqOf("iommufd.fault.responded"));
     expect(answered).toMatchObject({ pending: [], awaiting: [], partial: [] });
   }, 60_000);
+});
+
+describe("SVA on the demo's story: the fault queue and the process's page table (io-pgfault.c, iommu-sva.c)", () => {
+  const story = runStory();
+  const records = story.log.records;
+  const replay = createLog(defaultSystem(), { snapshotEvery: 16 });
+  replay.append(records as never);
+  const event = <T>(type: string, match: (d: T) => boolean = () => true) => {
+    const r = records.find((x) => x.type === type && match(x.data as T));
+    if (r === undefined) throw new Error(`no ${type}`);
+    return { seq: r.seq, data: r.data as T };
+  };
+  // What the log says happened: the bond, the pgd the bind built, the SVA page request, the page faulted in.
+  const bound = event<{ bond: number; rid: number; mm: number; pasid: number }>("sva.bound");
+  const pgd = event<{ pid: number; pgd: bigint }>("mm.pgd.allocated").data.pgd;
+  const prq = event<{ pasid: number; addr: bigint; index: number }>(
+    "vtd.prq.queued",
+    (d) => d.pasid === bound.data.pasid,
+  );
+  const handled = event<{ group: number; grpid: number; code: number }>("sva.iopf.handled");
+  const faulted = records.find((r) => r.type === "mm.faulted" && r.seq > prq.seq && r.seq < handled.seq)!
+    .data as { runs: { va: bigint; pfn: number }[] };
+  const sva = (seq: number) => faultsView(replay.stateAt(seq) as never).sva!;
+
+  it("shows the SVA page request pending in its bond's queue, then gone and answered Success (0)", () => {
+    expect(sva(prq.seq - 1).total).toBe(0);
+    const queued = sva(prq.seq);
+    expect(queued.total).toBe(1);
+    expect(queued.orphans).toEqual([]);
+    expect(queued.bonds).toEqual([
+      {
+        bond: bound.data.bond,
+        rid: bound.data.rid,
+        pasid: bound.data.pasid,
+        pid: bound.data.mm,
+        pending: [
+          {
+            id: handled.data.group,
+            source: "vtd:0",
+            rid: bound.data.rid,
+            pasid: bound.data.pasid,
+            grpid: prq.data.index,
+            // accel0's write (PCIe page request: write, not read/exec/privileged), the page's address.
+            pages: [{ addr: prq.data.addr, read: false, write: true, exec: false, privileged: false }],
+            complete: true,
+          },
+        ],
+        answered: [],
+      },
+    ]);
+    const after = sva(handled.seq);
+    expect(after.total).toBe(0);
+    // VT-d 4.1 §6.5.2.12: page group response code 0 = Success.
+    expect(after.bonds[0]).toMatchObject({
+      pending: [],
+      answered: [{ hw: "vtd", unit: 0, grpid: prq.data.index, code: 0 }],
+    });
+  }, 60_000);
+
+  it("walks accel0's PASID entry (PGTT 1) into the process's page table: the PTE appears when handled", () => {
+    const va = prq.data.addr;
+    const leafOf = (seq: number) => {
+      const [u] = vtdUnits(replay.stateAt(seq) as never)!;
+      // The SVA domain walks the same table: the view names its owner, the bound process.
+      expect(u!.domains.find((d) => d.kind === "sva")).toMatchObject({
+        root: Number(pgd),
+        pid: bound.data.mm,
+      });
+      const p = u!.devices
+        .find((d) => d.rid === bound.data.rid)!
+        .pasids.find((x) => x.pasid === bound.data.pasid)!;
+      expect(p.at!.entry).toMatchObject({ present: true, pgtt: 1 });
+      // FSPTPTR = the pgd the bind built; 4-level (top entries span 512 GiB); the process that owns it.
+      expect(p.firstStage).toMatchObject({ root: Number(pgd), shift: 39, pid: bound.data.mm });
+      const fs = p.firstStage!;
+      let t = readTable(fs.ctx, "vtd-fl", fs.root, fs.shift, 0n);
+      for (const shift of [39, 30, 21]) {
+        const index = Number((va >> BigInt(shift)) & 0x1ffn);
+        t = childTable(fs.ctx, t, t.entries.find((e) => e.index === index)!)!;
+      }
+      return t.entries.find((e) => e.index === Number((va >> 12n) & 0x1ffn));
+    };
+    expect(leafOf(prq.seq)).toBeUndefined();
+    const run = faulted.runs.find((r) => r.va === va)!;
+    const pa = run.pfn * 4096;
+    // Intel SDM Table 4-19: XD (bit 63) | frame | D A U/S R/W P (0x67).
+    expect(leafOf(handled.seq)).toMatchObject({
+      iova: va,
+      leaf: true,
+      addr: pa,
+      raw: (1n << 63n) | BigInt(pa) | 0x67n,
+      flags: "P RW US A D XD",
+    });
+  }, 60_000);
+});
+
+describe("SVA fault-queue model against a naive grouping", () => {
+  const key = fc.record({ rid: fc.integer({ min: 0, max: 3 }), pasid: fc.integer({ min: 1, max: 3 }) });
+  const group = fc.record({
+    at: key,
+    grpid: fc.integer({ min: 0, max: 511 }),
+    addrs: fc.array(fc.bigInt({ min: 0n, max: 0xfffffn }), { minLength: 1, maxLength: 3 }),
+    complete: fc.boolean(),
+  });
+  it("puts every queued group under the bond of its device and PASID, in queue order; the rest are orphans", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(key, { selector: (k) => `${k.rid}/${k.pasid}`, maxLength: 5 }),
+        fc.array(group, { maxLength: 8 }),
+        (bondKeys, gs) => {
+          // An ioasid slice as ioasid/src/state.ts shapes it: bonds by handle, the queue oldest first.
+          const bonds = Object.fromEntries(
+            bondKeys.map((k, i) => [
+              i + 1,
+              { bond: i + 1, rid: k.rid, mm: 100 + i, pasid: k.pasid, refs: 1 },
+            ]),
+          );
+          const iopf = gs.map((g, i) => ({
+            id: i + 1,
+            source: "vtd:0",
+            rid: g.at.rid,
+            pasid: g.at.pasid,
+            grpid: g.grpid,
+            pages: g.addrs.map((a) => ({
+              addr: a << 12n,
+              read: true,
+              write: false,
+              exec: false,
+              privileged: false,
+            })),
+            complete: g.complete,
+          }));
+          const v = svaQueueView({ ioasid: { bonds, iopf } })!;
+          const same = (a: { rid: number; pasid: number }, b: { rid: number; pasid: number }) =>
+            a.rid === b.rid && a.pasid === b.pasid;
+          expect(v.total).toBe(iopf.length);
+          expect(v.bonds.map((b) => [b.bond, b.pid, b.pending.map((g) => g.id)])).toEqual(
+            bondKeys.map((k, i) => [i + 1, 100 + i, iopf.filter((g) => same(g, k)).map((g) => g.id)]),
+          );
+          expect(v.orphans.map((g) => g.id)).toEqual(
+            iopf.filter((g) => !bondKeys.some((k) => same(g, k))).map((g) => g.id),
+          );
+          for (const g of [...v.bonds.flatMap((b) => b.pending), ...v.orphans])
+            expect(g.pages.map((p) => p.addr)).toEqual(iopf[g.id - 1]!.pages.map((p) => p.addr));
+        },
+      ),
+    );
+  });
+
+  it("has no SVA queue without an ioasid slice that keeps one", () => {
+    expect(svaQueueView({})).toBeUndefined();
+    expect(svaQueueView({ ioasid: { bonds: {} } })).toBeUndefined();
+  });
 });

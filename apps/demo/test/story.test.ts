@@ -94,7 +94,29 @@ describe("pnpm demo tells the story", () => {
     expect(s).toMatch(
       /SVA bind of accel0 \(RID 0x10\) .* → PASID 3 .* one more IOASID_REQUEST_ALLOC → EINVAL/,
     );
-    expect(run.story.pasidFault).toMatchObject({ pasids: [1, 2], svaPasid: 3, overQuota: -22 });
+    expect(run.story.pasidFault).toMatchObject({
+      pasids: [1, 2],
+      svaPasid: 3,
+      overQuota: -22,
+      svaReadBack: "result!!",
+    });
+    // The SVA PASID's entry: PGTT 1 = first-stage only (VT-d 4.1 §9.6), FLPTR = the mm's pgd,
+    // FLPM 0 = 4-level, SRE 0 = user requests only (Linux intel_pasid_setup_first_level()).
+    const pgd = /page table in RAM \(pgd (0x[0-9a-f]+)\)/.exec(s)?.[1];
+    expect(pgd).toBeDefined();
+    expect(s).toContain(`entry for PASID 3: PGTT 1 (first-stage), DID`);
+    expect(s).toContain(`FLPTR ${pgd}, FLPM 0 (4-level), SRE 0`);
+    // A touched page's x86-64 PTE: XD | frame | D A U/S R/W P (Intel SDM Vol. 3A Table 4-19).
+    expect(s).toMatch(/PTE of 0x[0-9a-f]+: 0x8000000[0-9a-f]{6}067 \(P, R\/W, U\/S, A, D, XD\)/);
+    // 0x71 = SFS.2, first-stage entry not present (VT-d 4.1 Appendix A): a page request, not a fault record.
+    expect(s).toMatch(
+      /\(never touched\)\s+→ page request \(group 0, PASID 3\) for 0x[0-9a-f]+000 .*fault 0x71/,
+    );
+    expect(s).toMatch(/1 group\(s\) in the SVA fault queue/);
+    expect(s).toMatch(
+      /faults the page in, PTE 0x8000000[0-9a-f]{6}067;?\s+page group response to 0x10 group 0: Success/,
+    );
+    expect(s).toMatch(/accel0 retries the write → PA 0x[0-9a-f]+; the process reads "result!!"/);
     // PGTT 2 = second-stage only (VT-d 4.1 §9.6): the process's IOAS at its PASID.
     expect(s).toMatch(
       /VFIO_DEVICE_ATTACH_IOMMUFD_PT\(PASID 1\) → 0: the PASID-table entry of PASID 1: PGTT 2 \(second-stage\), DID \d+/,

@@ -119,6 +119,11 @@ function storySeq(type: string, match: Record<string, unknown> = {}): number {
   return r.seq;
 }
 
+/** The data of the first story record of `type`. */
+function storyData<T>(type: string): T {
+  return storyRecords.find((x) => x.type === type)!.data as T;
+}
+
 /** Serves the logs of this test beside the page. */
 const testLogs: Plugin = {
   name: "test-logs",
@@ -377,8 +382,9 @@ describe("hardware panels on the demo's story", () => {
     expect(await text$("fault-vtd-0-record-0")).toMatch(
       /reason 0x79 \(SSS\.2 .*\) from 0x300 at 0xc0000000 write/,
     );
-    // accel0's write with PASID 1 to an unmapped page: a page request, group 0, from RID 0x10.
-    await moveStoryTo(storySeq("vtd.prq.queued"));
+    // accel0's write with PASID 1 to an unmapped page: a page request, group 0, from RID 0x10
+    // (after the SVA PASID's request, which went to the SVA fault queue and was answered).
+    await moveStoryTo(storySeq("vtd.prq.queued", { pasid: 1 }));
     await expect.poll(() => text$("fault-vtd-0-group-0x10-0"), POLL).toMatch(/^page group 0 of 0x10 PASID 1/);
     // iommufd's side: the request reached the fault object of accel0's HWPT (eventq.c): one group pending;
     // read(2) moves it to the response table under cookie 1; write(2) of the response answers it.
@@ -397,6 +403,59 @@ describe("hardware panels on the demo's story", () => {
     await moveStoryTo(storySeq("iommufd.fault.responded"));
     await expect.poll(() => text$(`${obj}-awaiting`), POLL).toBe("0");
     await page.screenshot({ path: "/tmp/iommu-sim-web-hw.png", fullPage: true });
+  }, 60_000);
+
+  it("shows the SVA page request in the SVA fault queue and the faulted-in page in the process's page table", async () => {
+    await open(`${base}?log=story.jsonl`);
+    // From the log: the bond, the SVA page request (VT-d PRQ), the group's handling and the frame faulted in.
+    const bond = storyData<{ bond: number; rid: number; mm: number; pasid: number }>("sva.bound");
+    const prq = storyRecords.find(
+      (r) => r.type === "vtd.prq.queued" && (r.data as { pasid?: number }).pasid === bond.pasid,
+    )!;
+    const { addr: va, index } = prq.data as { addr: bigint; index: number };
+    const handled = storySeq("sva.iopf.handled");
+    const { group } = storyData<{ group: number }>("sva.iopf.handled");
+    const run = storyRecords
+      .filter((r) => r.type === "mm.faulted" && r.seq > prq.seq && r.seq < handled)
+      .flatMap((r) => (r.data as { runs: { va: bigint; pfn: number }[] }).runs)
+      .find((r) => r.va === va)!;
+    const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+
+    await moveStoryTo(prq.seq);
+    await expect.poll(() => text$("fault-sva-pending"), POLL).toBe("1");
+    expect(await text$(`fault-sva-bond-${bond.bond}-pending`)).toBe("1");
+    expect(await text$(`fault-sva-bond-${bond.bond}`)).toContain(`PASID ${bond.pasid}, process ${bond.mm}`);
+    expect(await text$(`fault-sva-group-${group}`)).toMatch(
+      new RegExp(`^group ${index} .*, PASID ${bond.pasid}: ${hex(va)} W last`),
+    );
+
+    // accel0's PASID entry points at the process's page table; open it level by level towards the VA.
+    const rid = hex(bond.rid);
+    const tree = `vtd-pasid-tree-0-${rid}-${bond.pasid}`;
+    const id = `vtd-pasid-pt-0-${rid}-${bond.pasid}`;
+    await page.locator(`[data-testid="${tree}"] > summary`).click();
+    expect(await text$(tree)).toContain(`process ${bond.mm}'s page table`);
+    const start = (shift: number) => hex(va & ~((1n << BigInt(shift)) - 1n));
+    for (const shift of [39, 30, 21]) {
+      await page.locator(`[data-testid="${id}-${start(shift)}-${shift}"] > summary`).click();
+      await page.getByTestId(`${id}-table-${start(shift)}-${shift - 9}`).waitFor();
+    }
+    // Not yet faulted in: no PTE for the page (the pages the process touched are there).
+    expect(await page.getByTestId(`${id}-${hex(va)}-12`).count()).toBe(0);
+
+    await moveStoryTo(handled);
+    await expect.poll(() => text$("fault-sva-pending"), POLL).toBe("0");
+    expect(await text$(`fault-sva-bond-${bond.bond}-pending`)).toBe("0");
+    expect(await page.getByTestId(`fault-sva-group-${group}`).count()).toBe(0);
+    // The page group response (VT-d 4.1 §6.5.2.12) the iopf work sent: Success.
+    expect(await text$(`fault-sva-answer-${bond.bond}-vtd-0-${index}`)).toContain(
+      `page group ${index} → Success`,
+    );
+    // The tree stays open across the move and now has the PTE: XD | frame | D A U/S R/W P.
+    await expect
+      .poll(() => text$(`${id}-${hex(va)}-12`), POLL)
+      .toContain(`${hex(va)} → ${hex(run.pfn * 4096)} 4 KiB P RW US A D XD`);
+    await page.screenshot({ path: "/tmp/iommu-sim-web-sva.png", fullPage: true });
   }, 60_000);
 
   it("shows gpu0's nested STE, the guest's CD, its stage-1 tree read through stage 2, and its PRI fault", async () => {

@@ -467,6 +467,27 @@ export function detachDevice(unit: VtdUnit, rid: number, pasid: number): VtdUnit
   };
 }
 
+/**
+ * Tear down the PASID entry of `rid` at `pasid` but keep the driver's
+ * record of the attachment: the entry is cleared and its PASID-cache and
+ * IOTLB entries dropped, so the device can no longer walk the tables behind
+ * it (Linux svm.c intel_mm_release() → intel_pasid_tear_down_entry() when an
+ * SVA-bound mm exits before its unbind; the detach comes with the unbind).
+ * No-op when nothing is attached there.
+ */
+export function teardownPasidEntry(unit: VtdUnit, rid: number, pasid: number): VtdUnit {
+  const dev = unit.devices.get(rid);
+  const did = dev?.attached.get(pasid);
+  if (dev === undefined || did === undefined) return unit;
+  unit = programPasidEntry(unit, dev.pasidDir, pasid, EMPTY_PASID_ENTRY);
+  const key = rid * 0x100000 + pasid;
+  return {
+    ...unit,
+    pasidCache: unit.pasidCache.deleteWhere((k) => k === key),
+    iotlb: unit.iotlb.invalidate((t) => tagDid(t) === did && tagPasid(t) === pasid),
+  };
+}
+
 /** Whether domain `did` is attached to any device/PASID of the unit. */
 export function domainInUse(unit: VtdUnit, did: number): boolean {
   for (const dev of unit.devices.values()) for (const d of dev.attached.values()) if (d === did) return true;

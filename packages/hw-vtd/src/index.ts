@@ -75,6 +75,7 @@ export {
   readDirty,
   reservedRegions,
   setDirtyTracking,
+  teardownPasidEntry,
   type UserInvalidation,
   unmapDomain,
   userInvalidate,

@@ -6,6 +6,7 @@
  */
 import type { IoasidEvent } from "@iommu-sim/uapi";
 import { PasidBitmap } from "./bitmap";
+import { dropGroups } from "./iopf";
 import { applyCharge } from "./quota";
 import { type IoasidSet, type IoasidState, ROOT_CGROUP, update } from "./state";
 
@@ -155,8 +156,16 @@ export function evolveIoasid(state: IoasidState, e: IoasidEvent): IoasidState {
       const b = state.bonds[e.data.bond]!;
       return update(state, { bonds: put(state.bonds, b.bond, { ...b, refs: e.data.refs }) });
     }
-    case "sva.unbound":
-      return update(state, { bonds: without(state.bonds, e.data.bond) });
+    case "sva.unbound": {
+      // The bond's pending fault groups were answered by the unbind (Linux drains them).
+      const { rid, pasid } = e.data;
+      return dropGroups(
+        update(state, { bonds: without(state.bonds, e.data.bond) }),
+        (g) => g.rid === rid && g.pasid === pasid,
+      );
+    }
+    case "sva.iopf.handled":
+      return dropGroups(state, (g) => g.id === e.data.group);
     case "systemPasid.enabled":
       return update(state, { systemPasids: put(state.systemPasids, e.data.rid, e.data.pasid) });
     case "systemPasid.disabled":

@@ -22,5 +22,12 @@ export {
   type SvaBond,
   setPasids,
 } from "./state";
-export { createIoasid, IOASID_PREFIXES, type IoasidOptions, type IoasidSubsystem } from "./subsystem";
+export {
+  createIoasid,
+  IOASID_PREFIXES,
+  type IoasidEmitted,
+  type IoasidOptions,
+  type IoasidSubsystem,
+} from "./subsystem";
 export { findBond } from "./sva";
+export type { SvaBinding, SvaFaultPage, SvaHooks, SvaIopfGroup, SvaPageRequest } from "./sva-hooks";

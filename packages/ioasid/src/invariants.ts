@@ -14,6 +14,9 @@ import { type IoasidState, ROOT_CGROUP } from "./state";
  * - `users` and `files` agree; every set is used by a file or a bond.
  * - Each group's usage is the PASIDs charged to it and to its descendants
  *   (a set charges its ids and SVA PASID to its group).
+ * - The SVA fault queue holds only groups of live bonds, with ascending ids
+ *   up to `lastIopf`, and at most one open (incomplete) group per source,
+ *   device and group index.
  */
 export function checkIoasidInvariants(state: IoasidState): string[] {
   const bad: string[] = [];
@@ -60,5 +63,20 @@ export function checkIoasidInvariants(state: IoasidState): string[] {
     if (g.cgroup !== ROOT_CGROUP && state.cgroups[g.parent ?? -1] === undefined)
       bad.push(`cgroup ${g.cgroup} has no parent`);
   }
+  checkIopf(state, bad);
   return bad;
+}
+
+function checkIopf(state: IoasidState, bad: string[]): void {
+  let last = 0;
+  const open = new Set<string>();
+  for (const g of state.iopf) {
+    if (g.id <= last || g.id > state.lastIopf) bad.push(`SVA fault group ${g.id} out of order`);
+    last = g.id;
+    if (!Object.values(state.bonds).some((b) => b.rid === g.rid && b.pasid === g.pasid))
+      bad.push(`SVA fault group ${g.id} of rid ${g.rid} PASID ${g.pasid} has no bond`);
+    const key = `${g.source}/${g.rid}/${g.grpid}`;
+    if (!g.complete && open.has(key)) bad.push(`two open SVA fault groups ${key}`);
+    if (!g.complete) open.add(key);
+  }
 }

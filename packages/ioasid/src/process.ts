@@ -3,13 +3,16 @@
  * the parent's fds and quota group) and exit (its fds are closed, its mm's
  * SVA bonds and IOASID set go — "a set frees all its ids when its owner goes").
  */
+import type { Message } from "@iommu-sim/eventlog";
 import { type Errno, errno, type IoasidCommand, type IoasidEvent } from "@iommu-sim/uapi";
 import { releaseFile } from "./devioasid";
 import { freeSetIds, freeSvaPasid } from "./sets";
 import { type IoasidState, mmOf } from "./state";
+import { unbindEvents } from "./sva";
+import type { SvaHooks } from "./sva-hooks";
 
 type Cmd<T extends IoasidCommand["type"]> = Extract<IoasidCommand, { type: T }>["data"];
-type Decision = readonly IoasidEvent[] | Errno;
+type Decision = readonly (IoasidEvent | Message)[] | Errno;
 
 function knownProcess(state: IoasidState, pid: number): boolean {
   if (state.membership[pid] !== undefined || state.sets[mmOf(pid)] !== undefined) return true;
@@ -32,12 +35,17 @@ export function decideFork(state: IoasidState, c: Cmd<"ioasid.process.fork">): D
  * Events, in order: for each fd the process holds (ascending), one
  * ioasid.fd.closed per hold and, for its last holder, the release (for the
  * process's own file without frees: its set goes next); then, if its mm has
- * a set: sva.unbound for each bond (ascending), its /dev/ioasid PASIDs and
+ * a set: for each bond (ascending) the SVA hooks' teardown and sva.unbound, its /dev/ioasid PASIDs and
  * SVA PASID freed and uncharged, ioasid.set.freed; finally ioasid.process.exited.
  */
-export function decideExit(state: IoasidState, c: Cmd<"ioasid.process.exit">): Decision {
+export function decideExit<R>(
+  state: IoasidState,
+  c: Cmd<"ioasid.process.exit">,
+  root?: R,
+  hooks?: SvaHooks<R>,
+): Decision {
   const mm = mmOf(c.pid);
-  const out: IoasidEvent[] = [];
+  const out: (IoasidEvent | Message)[] = [];
   const fds = Object.keys(state.files)
     .map(Number)
     .sort((a, b) => a - b);
@@ -55,7 +63,10 @@ export function decideExit(state: IoasidState, c: Cmd<"ioasid.process.exit">): D
       .filter((b) => b.mm === mm)
       .sort((a, b) => a.bond - b.bond);
     for (const b of bonds)
-      out.push({ type: "sva.unbound", data: { bond: b.bond, rid: b.rid, mm, pasid: b.pasid } });
+      out.push(...unbindEvents(state, root as R, b, hooks), {
+        type: "sva.unbound",
+        data: { bond: b.bond, rid: b.rid, mm, pasid: b.pasid },
+      });
     out.push(...freeSetIds(set), ...freeSvaPasid(set), { type: "ioasid.set.freed", data: { mm } });
   }
   out.push({ type: "ioasid.process.exited", data: { pid: c.pid } });

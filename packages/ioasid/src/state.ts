@@ -4,6 +4,7 @@
  * groups, SVA bonds and system PASIDs — as plain frozen records.
  */
 import { PasidBitmap } from "./bitmap";
+import type { SvaIopfGroup } from "./sva-hooks";
 
 /** The root quota group (the misc cgroup root): no limit of its own. */
 export const ROOT_CGROUP = 0;
@@ -80,6 +81,14 @@ export interface IoasidState {
   /** Last fd and bond handle given out (ids are never reused). */
   readonly lastFd: number;
   readonly lastBond: number;
+  /**
+   * The SVA fault queue: page request groups at SVA-bound PASIDs, oldest
+   * first, awaiting the iopf workqueue (`sva.iopf.handle`); filled from the
+   * drivers' page requests (see sva-hooks.ts).
+   */
+  readonly iopf: readonly SvaIopfGroup[];
+  /** Last SVA fault group id given out. */
+  readonly lastIopf: number;
 }
 
 /** Configuration of the PASID space. */
@@ -115,6 +124,8 @@ export function initialIoasidState(config: PasidSpaceConfig = {}): IoasidState {
     allowDirectMap: false,
     lastFd: 0,
     lastBond: 0,
+    iopf: [],
+    lastIopf: 0,
   };
 }
 
@@ -138,6 +149,8 @@ export function update(state: IoasidState, patch: Partial<IoasidState>): IoasidS
     allowDirectMap: patch.allowDirectMap ?? state.allowDirectMap,
     lastFd: patch.lastFd ?? state.lastFd,
     lastBond: patch.lastBond ?? state.lastBond,
+    iopf: patch.iopf ?? state.iopf,
+    lastIopf: patch.lastIopf ?? state.lastIopf,
   };
 }
 

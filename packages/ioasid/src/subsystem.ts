@@ -2,15 +2,17 @@
  * The `ioasid` subsystem: root key `ioasid`; commands and events prefixed
  * `ioasid.`, `pasid.`, `sva.`, `systemPasid.`.
  */
-import type { Subsystem, SubsystemDecideContext } from "@iommu-sim/eventlog";
+import type { Message, Subsystem, SubsystemDecideContext } from "@iommu-sim/eventlog";
 import type { Errno, IoasidCommand, IoasidEvent } from "@iommu-sim/uapi";
 import { decideCgroupAttach, decideCgroupCreate, decideCgroupSetMax } from "./cgroup";
 import type { DeviceLookup } from "./device";
 import { decideAlloc, decideClose, decideFree, decideOpen, decideShare } from "./devioasid";
 import { evolveIoasid } from "./evolve";
+import { decideIopfHandle, queuePageRequest } from "./iopf";
 import { decideExit, decideFork } from "./process";
 import { type IoasidState, initialIoasidState, type PasidSpaceConfig } from "./state";
 import { decideBind, decideUnbind } from "./sva";
+import type { SvaHooks } from "./sva-hooks";
 import {
   decideDirectMapDisable,
   decideDirectMapEnable,
@@ -26,17 +28,30 @@ export const IOASID_PREFIXES = ["ioasid.", "pasid.", "sva.", "systemPasid."] as 
 export interface IoasidOptions<R> extends PasidSpaceConfig {
   /** How to find a device by requester id in the root state (the composition supplies it). */
   readonly devices: DeviceLookup<R>;
+  /**
+   * The drivers' side of SVA (sva-hooks.ts): with it a bind programs the
+   * IOMMU and page requests at SVA PASIDs reach the SVA fault queue;
+   * without it a bind only allocates the PASID.
+   */
+  readonly sva?: SvaHooks<R>;
 }
 
+/**
+ * What the subsystem emits and follows: its own events and, with SVA hooks,
+ * the drivers' and mm's events the hooks return or report page requests in.
+ */
+export type IoasidEmitted = IoasidEvent | Message;
+
 /** The `ioasid` subsystem type. */
-export type IoasidSubsystem<R> = Subsystem<IoasidCommand, IoasidEvent, IoasidState, R>;
+export type IoasidSubsystem<R> = Subsystem<IoasidCommand, IoasidEmitted, IoasidState, R>;
 
 function decide<R>(
   state: IoasidState,
   c: IoasidCommand,
   ctx: SubsystemDecideContext<R>,
   devices: DeviceLookup<R>,
-): readonly IoasidEvent[] | Errno {
+  hooks: SvaHooks<R> | undefined,
+): readonly IoasidEmitted[] | Errno {
   switch (c.type) {
     case "ioasid.open":
       return decideOpen(state, c.data, ctx);
@@ -51,7 +66,7 @@ function decide<R>(
     case "ioasid.process.fork":
       return decideFork(state, c.data);
     case "ioasid.process.exit":
-      return decideExit(state, c.data);
+      return decideExit(state, c.data, ctx.root, hooks);
     case "ioasid.cgroup.create":
       return decideCgroupCreate(state, c.data, ctx);
     case "ioasid.cgroup.setMax":
@@ -59,9 +74,11 @@ function decide<R>(
     case "ioasid.cgroup.attach":
       return decideCgroupAttach(state, c.data);
     case "sva.bind":
-      return decideBind(state, c.data, ctx, devices);
+      return decideBind(state, c.data, ctx, devices, hooks);
     case "sva.unbind":
-      return decideUnbind(state, c.data);
+      return decideUnbind(state, c.data, ctx.root, hooks);
+    case "sva.iopf.handle":
+      return decideIopfHandle(state, c.data, ctx, hooks);
     case "systemPasid.enable":
       return decideEnable(state, c.data, ctx, devices);
     case "systemPasid.disable":
@@ -79,15 +96,22 @@ function decide<R>(
  * Create the `ioasid` subsystem, to be combined under the root key `ioasid`:
  * `combine({ ioasid: createIoasid({ devices }) , … })`.
  * @param options the PASID width (default 20 bits), whether PASID 0 is
- *   reserved (default yes: VT-d RID2PASID), and the device lookup.
+ *   reserved (default yes: VT-d RID2PASID), the device lookup, and the
+ *   optional SVA driver hooks.
  */
 export function createIoasid<R = unknown>(options: IoasidOptions<R>): IoasidSubsystem<R> {
-  const devices = options.devices;
+  const { devices, sva } = options;
+  const own = (type: string) => IOASID_PREFIXES.some((p) => type.startsWith(p));
   return {
     commands: IOASID_PREFIXES,
-    events: IOASID_PREFIXES,
+    events: [...IOASID_PREFIXES, ...(sva?.pageRequestEvents ?? [])],
     initialState: initialIoasidState(options),
-    decide: (state, c, ctx) => decide(state, c, ctx, devices),
-    evolve: (state, e) => evolveIoasid(state, e),
+    decide: (state, c, ctx) => decide(state, c, ctx, devices, sva),
+    evolve(state, e, root) {
+      if (own(e.type)) return evolveIoasid(state, e as IoasidEvent);
+      // A driver's page request: the SVA fault queue takes those at SVA-bound PASIDs.
+      const r = sva?.pageRequest(root, e);
+      return r === undefined ? state : queuePageRequest(state, r);
+    },
   };
 }

@@ -12,15 +12,17 @@
  * - binding a device already bound to the mm returns the same bond with one
  *   more reference; each unbind drops one.
  */
-import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
+import type { Message, SubsystemDecideContext } from "@iommu-sim/eventlog";
 import { type Errno, errno, type IoasidCommand, type IoasidEvent, isErrno } from "@iommu-sim/uapi";
 import type { DeviceLookup, PasidDevice } from "./device";
 import { charged, tryCharge } from "./quota";
 import { freeSvaPasid } from "./sets";
 import { cgroupOf, type IoasidState, mmOf, type SvaBond } from "./state";
+import type { SvaHooks } from "./sva-hooks";
 
 type Cmd<T extends IoasidCommand["type"]> = Extract<IoasidCommand, { type: T }>["data"];
-type Decision = readonly IoasidEvent[] | Errno;
+/** Events of this subsystem and, through the SVA hooks, the drivers' and mm's. */
+type Decision = readonly (IoasidEvent | Message)[] | Errno;
 
 /** The highest PASID device `dev` can emit on a platform of `capacity` PASIDs. */
 export function devicePasidMax(dev: PasidDevice, capacity: number): number {
@@ -58,14 +60,18 @@ export function findBond(state: IoasidState, rid: number, mm: number): SvaBond |
  * this device can emit; ENOMEM when no PASID can be had — over quota or
  * space full (iommu_sva_alloc_pasid(): INVALID_IOASID → -ENOMEM); ENOMEM
  * (injected) for the bond, the set, or the PASID allocation.
+ * With SVA hooks, whatever the driver's bind returns (its errno fails the
+ * bind: ENOMEM, ENODEV, EOPNOTSUPP…).
  * Events: an existing bond → sva.referenced {refs}; else [ioasid.set.allocated],
- * [ioasid.quota.charged, pasid.allocated {use: "sva"}], sva.bound {bond, rid, mm, pasid}.
+ * [ioasid.quota.charged, pasid.allocated {use: "sva"}], the hooks' hardware
+ * events, sva.bound {bond, rid, mm, pasid}.
  */
 export function decideBind<R>(
   state: IoasidState,
   c: Cmd<"sva.bind">,
   ctx: SubsystemDecideContext<R>,
   devices: DeviceLookup<R>,
+  hooks?: SvaHooks<R>,
 ): Decision {
   const dev = checkSvaDevice(devices(ctx.root, c.rid), c.rid, c.flags);
   if (isErrno(dev)) return dev;
@@ -87,7 +93,7 @@ export function decideBind<R>(
     if (pasid < 0) return errno("ENOMEM", `iommu_sva_alloc_pasid: no free PASID in [1, ${max}]`);
   }
 
-  const out: IoasidEvent[] = [];
+  const out: (IoasidEvent | Message)[] = [];
   let e = ctx.step("sva.bond.kzalloc");
   if (e) return e;
   if (set === undefined) {
@@ -100,8 +106,25 @@ export function decideBind<R>(
     if (e) return e;
     out.push(charged(cgroup, mm, 1), { type: "pasid.allocated", data: { pasid, use: "sva", mm } });
   }
+  if (hooks !== undefined) {
+    const hw = hooks.bind(ctx.root, { rid: c.rid, mm, pasid }, ctx);
+    if (isErrno(hw)) return hw;
+    out.push(...hw);
+  }
   out.push({ type: "sva.bound", data: { bond: state.lastBond + 1, rid: c.rid, mm, pasid } });
   return out;
+}
+
+/** The hooks' teardown events for bond `b` (its pending fault groups answered first). */
+export function unbindEvents<R>(
+  state: IoasidState,
+  root: R,
+  b: SvaBond,
+  hooks: SvaHooks<R> | undefined,
+): Message[] {
+  if (hooks === undefined) return [];
+  const pending = state.iopf.filter((g) => g.rid === b.rid && g.pasid === b.pasid);
+  return [...hooks.unbind(root, { rid: b.rid, mm: b.mm, pasid: b.pasid }, pending)];
 }
 
 /**
@@ -109,8 +132,14 @@ export function decideBind<R>(
  * mm's last bond — the mm's SVA PASID freed and uncharged, and the set freed
  * unless its /dev/ioasid file still owns it.
  */
-export function dropBond(state: IoasidState, b: SvaBond): IoasidEvent[] {
-  const out: IoasidEvent[] = [
+export function dropBond<R>(
+  state: IoasidState,
+  b: SvaBond,
+  root?: R,
+  hooks?: SvaHooks<R>,
+): (IoasidEvent | Message)[] {
+  const out: (IoasidEvent | Message)[] = [
+    ...unbindEvents(state, root as R, b, hooks),
     { type: "sva.unbound", data: { bond: b.bond, rid: b.rid, mm: b.mm, pasid: b.pasid } },
   ];
   let others = false;
@@ -130,11 +159,17 @@ export function dropBond(state: IoasidState, b: SvaBond): IoasidEvent[] {
 /**
  * sva.unbind (iommu_sva_unbind_device()): drop one reference of `bond`.
  * Errors: ENOENT (no such bond).
- * Events: sva.unreferenced {refs} while references remain, else dropBond's.
+ * Events: sva.unreferenced {refs} while references remain, else dropBond's
+ * (with SVA hooks, the hardware teardown comes first).
  */
-export function decideUnbind(state: IoasidState, c: Cmd<"sva.unbind">): Decision {
+export function decideUnbind<R>(
+  state: IoasidState,
+  c: Cmd<"sva.unbind">,
+  root?: R,
+  hooks?: SvaHooks<R>,
+): Decision {
   const b = state.bonds[c.bond];
   if (b === undefined) return errno("ENOENT", `no SVA bond ${c.bond}`);
   if (b.refs > 1) return [{ type: "sva.unreferenced", data: { bond: b.bond, refs: b.refs - 1 } }];
-  return dropBond(state, b);
+  return dropBond(state, b, root, hooks);
 }

@@ -35,9 +35,10 @@ describe("event log", () => {
   it("writes JSON Lines that validate against VOCABULARY and replay to the same state hash", async () => {
     const log = scenario();
     const types = new Set<string>(log.records.map((r) => r.type));
-    // Every ioasid message type is exercised by the scenario.
-    const ioasidTypes = VOCABULARY.map((d) => d.type).filter((t) =>
-      /^(ioasid|pasid|sva|systemPasid)\./.test(t),
+    // Every ioasid message type is exercised by the scenario — but the SVA fault
+    // queue's, which need the drivers' SVA hooks (packages/iommufd/test/sva-*.test.ts).
+    const ioasidTypes = VOCABULARY.map((d) => d.type).filter(
+      (t) => /^(ioasid|pasid|sva|systemPasid)\./.test(t) && !t.startsWith("sva.iopf."),
     );
     expect(ioasidTypes.filter((t) => !types.has(t))).toEqual([]);
 

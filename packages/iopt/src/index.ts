@@ -57,6 +57,7 @@ export type { MmEvent, MmRoot } from "./mm/decide";
 export { type FaultKind, lookupObjectPage, lookupPage, type PfnRun } from "./mm/fault";
 export * from "./mm/state";
 export { type MmCommand, mmSubsystem } from "./mm/subsystem";
+export * from "./mm/sva";
 export { readUser, userVaToPa } from "./mm/user-copy";
 export { type CheckRoot, mdCheckMap, mdCheckRefs } from "./mock-domain/check";
 export {

@@ -1,24 +1,35 @@
 /**
  * Step 3: a process allocates PASIDs through /dev/ioasid within its quota,
- * binds the accelerator with SVA, and the accelerator's DMA with a PASID
- * faults on an unmapped page; the fault goes through the VT-d page request
- * queue to iommufd's fault queue, is resolved and retried.
+ * binds the accelerator with SVA, and the accelerator's DMA with that
+ * PASID faults on an unmapped page; the fault goes through the page
+ * request queue to the fault queue, is resolved and retried.
  *
  * PASIDs come from /dev/ioasid (the 2021 RFC, seeds/000) charged to the
- * process's misc-cgroup quota; the SVA bond's PASID (Linux v5.13
- * iommu_sva_bind_device(), one PASID per mm) is charged there too. The
- * PASID the process then uses for its own IO address space is its first
- * /dev/ioasid PASID: it opens /dev/iommu and accel0's cdev
- * (VFIO_DEVICE_BIND_IOMMUFD), allocates a fault queue
- * (IOMMU_FAULT_QUEUE_ALLOC) and a HWPT on its IOAS that reports to it
- * (IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID), and attaches accel0
- * at that PASID (VFIO_DEVICE_ATTACH_IOMMUFD_PT with
- * VFIO_DEVICE_ATTACH_PASID). Its IO page fault handler is Linux's
- * user-space IOPF flow (drivers/iommu/iommufd/eventq.c): poll, read(2) of
- * `struct iommu_hwpt_pgfault`, map the page, write(2) of `struct
- * iommu_hwpt_page_response`. On VT-d the request travels as a page request
- * descriptor (VT-d 4.1 §7.5) and the response as a page group response
- * descriptor.
+ * process's misc-cgroup quota; the SVA bond's PASID (Linux
+ * iommu_sva_bind_device(), one PASID per mm) is charged there too. The bind
+ * programs VT-d as Linux's intel driver does (svm.c intel_svm_set_dev_pasid(),
+ * pasid.c intel_pasid_setup_first_level()): an SVA domain over the
+ * process's x86-64 page table in RAM, and accel0's PASID-table entry at the
+ * mm's PASID with PGTT = first-stage only and FLPTR = the mm's pgd. The
+ * process then maps a buffer and touches some of its pages; accel0's DMA
+ * with the SVA PASID walks the CPU page table, a page the process never
+ * touched is not present, so the unit writes a page request (VT-d 4.1
+ * §7.5) that the driver reports to the SVA domain's fault queue
+ * (io-pgfault.c iommu_report_device_fault()); the iopf workqueue
+ * (`sva.iopf.handle`: iommu_sva_handle_mm() → handle_mm_fault()) faults the
+ * page in and answers with a page group response (Success), and the
+ * retried write lands in the process's own memory.
+ *
+ * The same process then shows the user-space IOPF path of iommufd for an
+ * IO address space of its own at its first /dev/ioasid PASID: it opens
+ * /dev/iommu and accel0's cdev (VFIO_DEVICE_BIND_IOMMUFD), allocates a
+ * fault queue (IOMMU_FAULT_QUEUE_ALLOC) and a HWPT on its IOAS that reports
+ * to it (IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID), attaches
+ * accel0 at that PASID (VFIO_DEVICE_ATTACH_IOMMUFD_PT with
+ * VFIO_DEVICE_ATTACH_PASID), and handles the fault itself
+ * (drivers/iommu/iommufd/eventq.c): poll, read(2) of `struct
+ * iommu_hwpt_pgfault`, map the page, write(2) of `struct
+ * iommu_hwpt_page_response`.
  */
 import { ioasidIoctl } from "@iommu-sim/ioasid";
 import { POLLIN } from "@iommu-sim/iommufd";
@@ -47,7 +58,8 @@ import {
 import { type Account, hex, rcText } from "./account";
 import { dataOf, device, must, Process, type SystemLog } from "./fds";
 import { ACCEL_CDEV } from "./step2-nested-vtd";
-import { faultText, pasidEntryText } from "./vtd-text";
+import { svaFault } from "./step3-sva";
+import { faultText, groupResponseText, pasidEntryText } from "./vtd-text";
 
 /** The accelerator user's process id. */
 export const APP_PID = 2000;
@@ -68,15 +80,8 @@ export interface PasidFault {
   readonly svaPasid: number;
   /** IOASID_REQUEST_ALLOC's return over the quota (−EINVAL). */
   readonly overQuota: number;
-}
-
-/** The page group response the VT-d unit holds for `rid`'s group `grpid` (VT-d §6.5.2.12 response codes). */
-function groupResponseText(log: SystemLog, rid: number, grpid: number): string {
-  const g = [...(log.state.vtd.units.get(0)?.pageGroups.values() ?? [])].find(
-    (x) => x.rid === rid && x.index === grpid,
-  );
-  if (g?.response === undefined) return "no page group response yet";
-  return `page group response to ${hex(rid)} group ${grpid}: ${g.response === 0 ? "Success" : `code ${g.response}`}`;
+  /** What the process read back from the page the accelerator's retried SVA write landed in. */
+  readonly svaReadBack: string;
 }
 
 /** Run step 3 on `log`, telling it on `account`. */
@@ -122,6 +127,8 @@ export function pasidIopf(log: SystemLog, account: Account): PasidFault {
     `SVA bind of accel0 (RID ${hex(accel.rid)}) to the process's address space → PASID ${svaPasid} (the mm's PASID, charged to the same quota); one more IOASID_REQUEST_ALLOC → ${rcText(overQuota)} (quota ${APP_PASID_MAX} of ${APP_PASID_MAX} used)`,
   );
 
+  const svaReadBack = svaFault(log, account, { pid: APP_PID, rid: accel.rid, pasid: svaPasid });
+
   const pasid = pasids[0]!;
   const app = new Process(log, APP_PID);
   const iommu = app.open("/dev/iommu");
@@ -146,7 +153,7 @@ export function pasidIopf(log: SystemLog, account: Account): PasidFault {
   const queue = app.call(iommu, IOMMU_IOCTL.IOMMU_FAULT_QUEUE_ALLOC, iommuFaultAlloc, {});
   const faultFd = queue.out.out_fault_fd;
   account.say(
-    `for its own IO address space at PASID ${pasid} (its first /dev/ioasid PASID; the SVA PASID would need a CPU page table the model's processes do not have), the process opens /dev/iommu (fd ${iommu}): IOAS ${ioas}; IOMMU_IOAS_MAP of the first 16 KiB of a 32 KiB buffer at IOVA ${hex(WORK_IOVA)} → ${rcText(mapped)}; IOMMU_FAULT_QUEUE_ALLOC → ${rcText(queue.rc)}: fault object ${queue.out.out_fault_id}, fd ${faultFd}`,
+    `for an IO address space of its own at PASID ${pasid} (its first /dev/ioasid PASID), handled in user space, the process opens /dev/iommu (fd ${iommu}): IOAS ${ioas}; IOMMU_IOAS_MAP of the first 16 KiB of a 32 KiB buffer at IOVA ${hex(WORK_IOVA)} → ${rcText(mapped)}; IOMMU_FAULT_QUEUE_ALLOC → ${rcText(queue.rc)}: fault object ${queue.out.out_fault_id}, fd ${faultFd}`,
   );
 
   const devFd = app.open(ACCEL_CDEV);
@@ -205,7 +212,7 @@ export function pasidIopf(log: SystemLog, account: Account): PasidFault {
     account.say(
       `poll(fd ${faultFd}) → ${pollin ? "POLLIN" : "nothing to read"}; read → ${isErrno(read) ? read.name : "0 bytes"}`,
     );
-    return { pasids, svaPasid, overQuota };
+    return { pasids, svaPasid, overQuota, svaReadBack };
   }
   const rec = iommuHwptPgfault.decode(read);
   account.say(
@@ -218,12 +225,12 @@ export function pasidIopf(log: SystemLog, account: Account): PasidFault {
     iommuHwptPageResponse.encode({ cookie: rec.cookie, code: IOMMUFD_PAGE_RESP_SUCCESS }),
   );
   account.say(
-    `the process maps its buffer from the faulting page on at IOVA ${hex(rec.addr)} (IOMMU_IOAS_MAP → ${rcText(fixed)}) and writes struct iommu_hwpt_page_response {cookie ${rec.cookie}, SUCCESS} → ${isErrno(wrote) ? wrote.name : `${wrote} bytes`}: ${groupResponseText(log, accel.rid, rec.grpid)}`,
+    `the process maps its buffer from the faulting page on at IOVA ${hex(rec.addr)} (IOMMU_IOAS_MAP → ${rcText(fixed)}) and writes struct iommu_hwpt_page_response {cookie ${rec.cookie}, SUCCESS} → ${isErrno(wrote) ? wrote.name : `${wrote} bytes`}: ${groupResponseText(log.state.vtd.units.get(0), accel.rid, rec.grpid)}`,
   );
   const retry = dma(MISSING_IOVA);
   const landed = retry.find((r) => r.type === "mm.phys.written");
   account.say(
     `accel0 retries the write at IOVA ${hex(MISSING_IOVA)} → ${landed === undefined ? faultText(retry) : `PA ${hex((landed.data as { pa: bigint }).pa)}`}`,
   );
-  return { pasids, svaPasid, overQuota };
+  return { pasids, svaPasid, overQuota, svaReadBack };
 }

@@ -85,7 +85,18 @@ export function pasidEntryText(unit: VtdUnit | undefined, rid: number, pasid: nu
     unit.tables.readU64(pa + 16),
   );
   if (!e.present) return "PASID-table entry not present";
-  return `PGTT ${e.pgtt} (${PGTT_NAMES[e.pgtt] ?? "?"}), DID ${e.did}`;
+  const base = `PGTT ${e.pgtt} (${PGTT_NAMES[e.pgtt] ?? "?"}), DID ${e.did}`;
+  if (e.pgtt !== PGTT.FL_ONLY) return base;
+  // A first-stage-only entry (SVA): the CPU page table it walks and how.
+  return `${base}, FLPTR ${hex(e.flptptr)}, FLPM ${e.flpm} (${e.flpm === 1 ? 5 : 4}-level), SRE ${e.sre ? 1 : 0}`;
+}
+
+/** The page group response unit 0 holds for `rid`'s group `grpid` (VT-d 4.1 §7.7.1 response codes). */
+export function groupResponseText(unit: VtdUnit | undefined, rid: number, grpid: number): string {
+  const g = [...(unit?.pageGroups.values() ?? [])].find((x) => x.rid === rid && x.index === grpid);
+  if (g?.response === undefined) return "no page group response yet";
+  const code = g.response === 0 ? "Success" : g.response === 1 ? "Invalid Request" : `code ${g.response}`;
+  return `page group response to ${hex(rid)} group ${grpid}: ${code}`;
 }
 
 const PGTT_NAMES: Record<number, string> = {

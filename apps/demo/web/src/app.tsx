@@ -138,7 +138,7 @@ export function App({ system, initialUrl }: AppProps) {
               <Panel title="Page tables" testId="panel-pagetables" source="root.mockDomain">
                 <PageTables root={root} />
               </Panel>
-              <Panel title="VT-d" testId="panel-vtd" source="root.vtd, root.mm.ram">
+              <Panel title="VT-d" testId="panel-vtd" source="root.vtd, root.mm">
                 <VtdPanel units={vtd} />
               </Panel>
               <Panel title="SMMUv3" testId="panel-smmu" source="root.smmu, root.mm.ram">
@@ -147,7 +147,7 @@ export function App({ system, initialUrl }: AppProps) {
               <Panel
                 title="Fault queues"
                 testId="panel-faults"
-                source="root.iommufd.faults, root.vtd, root.smmu"
+                source="root.iommufd.faults, root.ioasid.iopf, root.vtd, root.smmu"
               >
                 {faults === undefined ? null : <FaultQueuesPanel faults={faults} />}
               </Panel>

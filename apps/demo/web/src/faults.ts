@@ -12,7 +12,10 @@
  * - iommufd, per fault object (Linux eventq.c `struct iommufd_fault`):
  *   complete groups not read yet (`deliver`), groups read and awaiting
  *   write(2) of a response, by cookie (`response`), and pages whose group's
- *   LAST_PAGE has not arrived (`partial`).
+ *   LAST_PAGE has not arrived (`partial`);
+ * - the SVA fault queue (`root.ioasid.iopf`), per SVA bond: the groups
+ *   awaiting the iopf workqueue and the answers the hardware got
+ *   (sva-faults.ts).
  *
  * Slices are read structurally: a state without one of them shows nothing
  * for it.
@@ -33,6 +36,7 @@ import {
   type VtdUnit,
 } from "@iommu-sim/hw-vtd";
 import { isMapLike, isRecord, tableValues } from "./slices";
+import { type SvaQueueView, svaQueueView } from "./sva-faults";
 
 /** One VT-d unit's fault side. */
 export interface VtdFaultView {
@@ -101,6 +105,8 @@ export interface FaultsView {
   readonly smmu: readonly SmmuFaultView[];
   /** Undefined when the iommufd slice has no fault queues at all (none allocated yet, or an iommufd without them). */
   readonly objects: readonly FaultObjectView[] | undefined;
+  /** The SVA fault queue; undefined when the ioasid slice has none. */
+  readonly sva: SvaQueueView | undefined;
 }
 
 function vtdFaults(root: Readonly<Record<string, unknown>>): VtdFaultView[] {
@@ -178,7 +184,12 @@ function faultObjects(root: Readonly<Record<string, unknown>>): FaultObjectView[
     .sort((a, b) => a.kobj - b.kobj);
 }
 
-/** The fault side of `root`: VT-d units, SMMU instances, iommufd fault objects. */
+/** The fault side of `root`: VT-d units, SMMU instances, iommufd fault objects, the SVA fault queue. */
 export function faultsView(root: Readonly<Record<string, unknown>>): FaultsView {
-  return { vtd: vtdFaults(root), smmu: smmuFaults(root), objects: faultObjects(root) };
+  return {
+    vtd: vtdFaults(root),
+    smmu: smmuFaults(root),
+    objects: faultObjects(root),
+    sva: svaQueueView(root),
+  };
 }

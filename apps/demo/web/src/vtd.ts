@@ -5,7 +5,9 @@
  * does: root entry of the bus, lower/upper context table by devfn < 128)
  * and the PASID-table entry of each attached PASID (PASID directory entry
  * PASID >> 6, entry PASID & 0x3f) — and each domain's page-table root,
- * the tree to expand level by level (pagetables.ts). Structures are read
+ * the tree to expand level by level (pagetables.ts); a first-stage-only
+ * PASID entry's own tree (an SVA bond's: the process's CPU page table in
+ * RAM). Structures are read
  * from the unit's table memory, or from RAM (`root.mm.ram`) outside it.
  *
  * Sources: VT-d 4.1 §9.2 (root entry, 128 bits), §9.4 (scalable-mode
@@ -35,6 +37,22 @@ export interface At<T> {
   readonly entry: T;
 }
 
+/**
+ * The first-stage table a first-stage-only PASID-table entry (PGTT 1)
+ * points at: a host-physical x86-64 table (VT-d 4.1 §9.7), for an SVA
+ * bond the process's own CPU page table (Linux `mm->pgd`, which
+ * intel_svm_set_dev_pasid() writes as FSPTPTR).
+ */
+export interface VtdFirstStageView {
+  /** FSPTPTR (bytes, host physical). */
+  readonly root: number;
+  /** log2 of a top-level entry's span: 39 (4-level, FLPM 0) or 48 (5-level, FLPM 1). */
+  readonly shift: number;
+  readonly ctx: PtContext;
+  /** The process whose page table this is (its `mm.processes` pgd equals FSPTPTR), if any. */
+  readonly pid: number | undefined;
+}
+
 /** One attached PASID of a device. */
 export interface VtdPasidView {
   /** 0 = RID_PASID (requests without PASID). */
@@ -43,6 +61,8 @@ export interface VtdPasidView {
   readonly did: number;
   /** The PASID-table entry, or undefined when the PASID directory entry is not present. */
   readonly at: At<PasidEntry> | undefined;
+  /** The tree a present first-stage-only entry points at (else undefined). */
+  readonly firstStage: VtdFirstStageView | undefined;
 }
 
 /** A device the unit knows (one context entry programmed). */
@@ -74,6 +94,8 @@ export interface VtdDomainView {
   readonly ctx: PtContext;
   /** The devices and PASIDs using it, as "03:00.0 PASID 0". */
   readonly users: readonly string[];
+  /** SVA domains: the process whose page table it walks (the pgd's owner in `mm.processes`). */
+  readonly pid: number | undefined;
 }
 
 /** One unit. */
@@ -117,6 +139,7 @@ function deviceView(
   pri: boolean,
   ats: boolean,
   attached: ReadonlyMap<number, number>,
+  pids: ReadonlyMap<number, number>,
 ): VtdDeviceView {
   const rootPa = u.rootTable + (rid >> 8) * 16;
   const root = decodeRootEntry(read(rootPa), read(rootPa + 8));
@@ -130,17 +153,49 @@ function deviceView(
   const pasids = [...attached.entries()]
     .sort(([a], [b]) => a - b)
     .map(([pasid, did]): VtdPasidView => {
-      if (context === undefined) return { pasid, did, at: undefined };
+      const none = { pasid, did, at: undefined, firstStage: undefined };
+      if (context === undefined) return none;
       const dir = read(context.entry.pasidDirPtr + (pasid >> 6) * 8);
-      if ((dir & 1n) === 0n) return { pasid, did, at: undefined };
+      if ((dir & 1n) === 0n) return none;
       const pa = Number(dir & 0x000f_ffff_ffff_f000n) + (pasid & 0x3f) * 64;
-      return { pasid, did, at: { pa, entry: decodePasidEntry(read(pa), read(pa + 8), read(pa + 16)) } };
+      const entry = decodePasidEntry(read(pa), read(pa + 8), read(pa + 16));
+      return { pasid, did, at: { pa, entry }, firstStage: firstStage(entry, read, pids) };
     });
   return { rid, bdf: bdf(rid), pri, ats, root: { pa: rootPa, entry: root }, context, pasids };
 }
 
-function domainView(u: VtdUnit, read: PhysRead, d: VtdDomain, users: string[]): VtdDomainView {
-  const common = { did: d.did, kind: d.kind, nestParent: d.nestParent, parent: d.parent, users };
+/**
+ * The first-stage tree of a present PGTT 1 entry, read where the hardware
+ * reads it (FSPTPTR is host-physical in first-stage-only mode, so no
+ * second-stage translation of table addresses); FLPM 1 = 5-level.
+ */
+function firstStage(
+  e: PasidEntry,
+  read: PhysRead,
+  pids: ReadonlyMap<number, number>,
+): VtdFirstStageView | undefined {
+  if (!e.present || e.pgtt !== PGTT.FL_ONLY) return undefined;
+  return { root: e.flptptr, shift: topShift(e.flpm === 1 ? 5 : 4), ctx: { read }, pid: pids.get(e.flptptr) };
+}
+
+/** Each process's pgd (`root.mm.processes`, Linux `mm->pgd`) → its pid; processes without one are left out. */
+function pidsByPgd(mm: unknown): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!isRecord(mm) || !isMapLike(mm.processes)) return out;
+  for (const [pid, p] of mm.processes.entries())
+    if (isRecord(p) && typeof p.pgd === "number" && typeof pid === "number") out.set(p.pgd, pid);
+  return out;
+}
+
+function domainView(
+  u: VtdUnit,
+  read: PhysRead,
+  d: VtdDomain,
+  users: string[],
+  pids: ReadonlyMap<number, number>,
+): VtdDomainView {
+  const pid = d.kind === "sva" && d.s1 !== undefined ? pids.get(d.s1.pgtblAddr) : undefined;
+  const common = { did: d.did, kind: d.kind, nestParent: d.nestParent, parent: d.parent, users, pid };
   if (d.s1 !== undefined && (d.kind === "nested" || d.kind === "sva")) {
     const shift = topShift(d.s1.addrWidth > 48 ? 5 : 4);
     const parent = d.parent === undefined ? undefined : u.domains.get(d.parent);
@@ -167,6 +222,7 @@ export function vtdUnits(root: Readonly<Record<string, unknown>>): readonly VtdU
   const mm = root.mm;
   const ram =
     isRecord(mm) && isRecord(mm.ram) ? (mm.ram as unknown as { readU64(pa: number): bigint }) : undefined;
+  const pids = pidsByPgd(mm);
   const out: VtdUnitView[] = [];
   for (const value of s.units.values()) {
     const u = value as VtdUnit;
@@ -177,11 +233,11 @@ export function vtdUnits(root: Readonly<Record<string, unknown>>): readonly VtdU
       .map((d) => {
         for (const [pasid, did] of d.attached)
           users.set(did, [...(users.get(did) ?? []), `${bdf(d.rid)} PASID ${pasid}`]);
-        return deviceView(u, read, d.rid, d.pri, d.ats, d.attached);
+        return deviceView(u, read, d.rid, d.pri, d.ats, d.attached, pids);
       });
     const domains = [...u.domains.values()]
       .sort((a, b) => a.did - b.did)
-      .map((d) => domainView(u, read, d, users.get(d.did) ?? []));
+      .map((d) => domainView(u, read, d, users.get(d.did) ?? [], pids));
     out.push({
       id: u.id,
       cap: u.config.cap,

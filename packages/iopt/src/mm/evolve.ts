@@ -1,8 +1,12 @@
 /**
  * Evolving the `mm` slice: installing what decide chose. Cannot fail.
+ * A process with a CPU page table (pgd.ts) has its PTEs rewritten by the
+ * same event that changes its pages.
  */
 import { FrameStore } from "@iommu-sim/eventlog";
 import type { MmEvent } from "./decide";
+import { lookupPage } from "./fault";
+import { buildPgd, clearLeaves, faultedLeaves, forkWriteProtect, populate } from "./pgd";
 import { clearExclusive, copyTable, writePtes } from "./pte";
 import { findVma, type MmState, mapDelete, mapSet, PAGE_SIZE, type Process } from "./state";
 import { carve, insertVma } from "./vma";
@@ -68,7 +72,10 @@ function applyFork(mm: MmState, e: Extract<MmEvent, { type: "mm.forked" }>["data
     ram = copyFrame(ram, c.from, c.pfn);
     next = Math.max(next, c.pfn + 1);
   }
-  const child: Process = { ...parent, pid: e.child, pt: childPt };
+  // The child is a new mm: no CPU page table until it is SVA-bound itself.
+  const { pgd: _pgd, ...rest } = parent;
+  const child: Process = { ...rest, pid: e.child, pt: childPt };
+  ram = forkWriteProtect(ram, parent, pPt);
   return withProcess(withProcess({ ...mm, ram, nextPfn: next }, { ...parent, pt: pPt }), child);
 }
 
@@ -91,7 +98,8 @@ export function evolveMm(mm: MmState, event: MmEvent): MmState {
       const d = event.data;
       const addr = Number(d.addr);
       const length = Number(d.length);
-      const p = unmapRange(mm.processes.get(d.pid)!, addr, length);
+      const before = mm.processes.get(d.pid)!;
+      const p = unmapRange(before, addr, length);
       const vma = {
         start: addr,
         end: addr + length,
@@ -100,7 +108,10 @@ export function evolveMm(mm: MmState, event: MmEvent): MmState {
         ...(d.object === undefined ? {} : { object: d.object }),
         pgoff: Number(d.pgoff),
       };
-      let next = withProcess(mm, { ...p, vmas: insertVma(p.vmas, vma) });
+      let next = withProcess(
+        { ...mm, ram: clearLeaves(mm.ram, before, addr, length) },
+        { ...p, vmas: insertVma(p.vmas, vma) },
+      );
       if (d.objectCreated === true && d.object !== undefined) {
         next = {
           ...next,
@@ -115,13 +126,23 @@ export function evolveMm(mm: MmState, event: MmEvent): MmState {
       }
       return next;
     }
-    case "mm.unmapped":
-      return withProcess(
-        mm,
-        unmapRange(mm.processes.get(event.data.pid)!, Number(event.data.addr), Number(event.data.length)),
-      );
+    case "mm.unmapped": {
+      const p = mm.processes.get(event.data.pid)!;
+      const addr = Number(event.data.addr);
+      const length = Number(event.data.length);
+      return withProcess({ ...mm, ram: clearLeaves(mm.ram, p, addr, length) }, unmapRange(p, addr, length));
+    }
     case "mm.faulted":
-      return applyFaults(mm, event.data);
+      return faultedLeaves(applyFaults(mm, event.data), event.data);
+    case "mm.populated": {
+      const pid = event.data.pid;
+      return populate(mm, event.data, (vpn) => {
+        const pfn = lookupPage(mm, pid, vpn);
+        return typeof pfn === "number" ? pfn : -1;
+      });
+    }
+    case "mm.pgd.allocated":
+      return buildPgd(mm, event.data);
     case "mm.phys.written":
       return { ...mm, ram: mm.ram.write(Number(event.data.pa), event.data.bytes) };
     case "mm.forked":

@@ -6,6 +6,7 @@
  * installs what decide chose.
  */
 import { type Errno, errno } from "@iommu-sim/uapi";
+import { ptFramesNeeded } from "./cpu-pgtable";
 import { PTES_PER_FRAME, readPte, words } from "./pte";
 import { findVma, type MmState, PAGE_SIZE, PROT_READ, PROT_WRITE, type Vma } from "./state";
 
@@ -45,11 +46,13 @@ export interface FaultPlan {
   cursor: number;
   faults: Map<number, FaultRun[]> | undefined;
   readonly overlay: OverlayRun[];
+  /** The mm the plan was made on (faultEvents reads the CPU page tables of SVA-bound processes). */
+  readonly mm: MmState;
 }
 
 /** An empty plan allocating from the mm's next free frame. */
 export function newFaultPlan(mm: MmState): FaultPlan {
-  return { cursor: mm.nextPfn, faults: undefined, overlay: [] };
+  return { cursor: mm.nextPfn, faults: undefined, overlay: [], mm };
 }
 
 /** Whether the plan faulted any page in (so `faultEvents(plan)` is not empty). */
@@ -316,10 +319,40 @@ export function lookupPage(mm: MmState, pid: number, vpn: number): number | Errn
   return obj === undefined ? -1 : readPte(obj.pages, index).pfn;
 }
 
-/** The `mm.faulted` events of a plan (one per process, in first-fault order). */
-export function faultEvents(
-  plan: FaultPlan,
-): { type: "mm.faulted"; data: { pid: number; runs: FaultRun[] } }[] {
+/** Page-table frames an event carries for a process's CPU page table (cpu-pgtable.ts). */
+export interface PtFrames {
+  pfn: number;
+  count: number;
+}
+
+/** One `mm.faulted` event's data. */
+export interface FaultedData {
+  pid: number;
+  runs: FaultRun[];
+  pt?: PtFrames;
+}
+
+/**
+ * The `mm.faulted` events of a plan (one per process, in first-fault
+ * order). A process with a CPU page table (SVA-bound) also gets the frames
+ * its new PTEs need for page tables, allocated after every data frame of
+ * the plan — so call this last, once all pages are resolved.
+ */
+export function faultEvents(plan: FaultPlan): { type: "mm.faulted"; data: FaultedData }[] {
   if (plan.faults === undefined) return [];
-  return [...plan.faults].map(([pid, runs]) => ({ type: "mm.faulted" as const, data: { pid, runs } }));
+  return [...plan.faults].map(([pid, runs]) => {
+    const pgd = plan.mm.processes.get(pid)?.pgd;
+    const data: FaultedData = { pid, runs };
+    if (pgd !== undefined) {
+      const pages = runs
+        .filter((r) => r.object === undefined)
+        .map((r) => ({ vpn: Number(r.va) / PAGE_SIZE, count: r.count }));
+      const count = ptFramesNeeded(plan.mm.ram, pgd, pages);
+      if (count > 0) {
+        data.pt = { pfn: plan.cursor, count };
+        plan.cursor += count;
+      }
+    }
+    return { type: "mm.faulted" as const, data };
+  });
 }

@@ -53,6 +53,12 @@ export interface Process {
   readonly vmas: readonly Vma[];
   /** Private page table: VA page number → PTE (see pte.ts). */
   readonly pt: FrameStore;
+  /**
+   * PA of the x86-64 PML4 in RAM (CR3's table; Linux `mm->pgd`), built at
+   * the first SVA bind (`mm.pgd.allocated`) and kept current from then on;
+   * absent before (see cpu-pgtable.ts).
+   */
+  readonly pgd?: number;
 }
 
 /** A memory object mapped by MAP_SHARED or file mappings: page cache or shmem. */

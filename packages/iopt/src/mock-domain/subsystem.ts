@@ -3,7 +3,9 @@
  * allocated with `iopt.mock.alloc` follow the `ioas.*` events of the IOAS
  * they are attached to, keeping their IO page table exactly in sync —
  * the pattern hardware domains (hw-vtd, hw-smmu) follow with their own
- * tables. Linux drivers/iommu/iommufd/selftest.c.
+ * tables. It is the page table behind iommufd's selftest mock driver
+ * (packages/iommufd/src/drivers/mock.ts), which allocates and frees these
+ * domains and translates through them. Linux drivers/iommu/iommufd/selftest.c.
  */
 import { FrameStore, type Subsystem } from "@iommu-sim/eventlog";
 import { errno, MOCK_APERTURE_LAST, MOCK_APERTURE_START } from "@iommu-sim/uapi";

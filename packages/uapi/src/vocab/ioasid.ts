@@ -99,6 +99,19 @@ export const ioasidCommandDefs = [
     "iommu_sva_unbind_device(handle): drop one reference of a bond",
   ),
   command(
+    "sva.iopf.handle",
+    obj({
+      group: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 2 ** 31 - 1,
+          description: "SVA fault group id; absent = the oldest complete one",
+        }),
+      ),
+    }),
+    "the iopf workqueue runs one SVA fault group (io-pgfault.c iopf_handler() → iommu-sva.c iommu_sva_iopf_handler() → iommu_sva_handle_mm() → handle_mm_fault()) and sends the page response",
+  ),
+  command(
     "systemPasid.enable",
     obj({ rid: Rid() }),
     "option 1: give the device a PASID equivalent to its RID (DMA-API mappings visible through both)",
@@ -185,6 +198,17 @@ export const ioasidEventDefs = [
     "sva.unbound",
     obj({ bond: Bond(), rid: Rid(), mm: Mm(), pasid: Pasid() }),
     "the bond's last reference went: clear rid's pasid entry",
+  ),
+  event(
+    "sva.iopf.handled",
+    obj({
+      group: Type.Integer({ minimum: 1, maximum: 2 ** 31 - 1, description: "SVA fault group id" }),
+      rid: Rid(),
+      pasid: Pasid(),
+      grpid: UInt(16, "page request group index"),
+      code: UInt(8, "enum iommu_page_response_code: 0 SUCCESS, 1 INVALID, 2 FAILURE"),
+    }),
+    "an SVA fault group was handled and answered with code; it leaves the SVA fault queue",
   ),
   event(
     "systemPasid.enabled",

@@ -28,6 +28,17 @@ export const MmFaultRun = Type.Object({
   ),
 });
 
+/**
+ * Page-table frames an event allocates for the process's CPU page table
+ * (only for a process that has one, see `mm.pgd.allocated`): `count`
+ * consecutive 4 KiB frames from `pfn`, used in order as new PDPT/PD/PT
+ * tables are needed.
+ */
+export const MmPtFrames = Type.Object({
+  pfn: Pfn("first page-table frame"),
+  count: UInt(32, "4 KiB frames"),
+});
+
 /** Every `mm.` message definition. */
 export const mmMessages = [
   command(
@@ -83,8 +94,34 @@ export const mmMessages = [
   ),
   event(
     "mm.faulted",
-    Type.Object({ pid: Pid(), runs: Type.Array(MmFaultRun) }),
+    Type.Object({
+      pid: Pid(),
+      runs: Type.Array(MmFaultRun),
+      pt: Type.Optional(MmPtFrames),
+    }),
     "Page faults resolved: frames allocated (and bytes copied for COW breaks); mm/memory.c handle_mm_fault().",
+  ),
+  event(
+    "mm.populated",
+    Type.Object({
+      pid: Pid(),
+      va: U64("user virtual address of the first page (4 KiB aligned)"),
+      count: UInt(32, "4 KiB pages"),
+      pt: Type.Optional(MmPtFrames),
+    }),
+    "Minor faults: PTEs installed for pages the mm already holds (a shared page another process faulted in); mm/memory.c do_read_fault() finding the page cache page.",
+  ),
+  event(
+    "mm.pgd.allocated",
+    Type.Object({
+      pid: Pid(),
+      pgd: U64("physical address of the PML4 table (4 KiB aligned)"),
+      frames: UInt(
+        32,
+        "4 KiB frames used: the PML4 and the PDPT/PD/PT tables for the pages present now, consecutive from pgd",
+      ),
+    }),
+    "The process's x86-64 4-level CPU page table was built in RAM from its present pages (first SVA bind: the IOMMU walks it); from then on every mm event keeps it current. Intel SDM Vol. 3A §4.5.",
   ),
   event(
     "mm.phys.written",

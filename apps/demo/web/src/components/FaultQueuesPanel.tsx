@@ -1,6 +1,7 @@
 /**
  * The fault-queue panel (faults.ts): iommufd's fault objects (pending
- * groups, groups awaiting a response), then the VT-d fault recording
+ * groups, groups awaiting a response), the SVA fault queue (groups awaiting
+ * the iopf workqueue, per bond), then the VT-d fault recording
  * registers, page request queue and page groups, then the SMMU event and
  * PRI queues.
  */
@@ -9,32 +10,12 @@ import { priRespText } from "../../../src/story/smmu-text";
 import { reasonText } from "../../../src/story/vtd-text";
 import type { FaultObjectView, FaultsView, GroupView, SmmuFaultView, VtdFaultView } from "../faults";
 import { hex } from "../format";
+import { permText, vtdResponseText } from "./fault-text";
+import { SvaFaultQueue } from "./SvaFaultQueue";
 
 /** Props of `FaultQueuesPanel`. */
 export interface FaultQueuesPanelProps {
   readonly faults: FaultsView;
-}
-
-const PERM = [
-  [1, "R"],
-  [2, "W"],
-  [4, "X"],
-  [8, "priv"],
-] as const;
-const permText = (p: number) =>
-  PERM.filter(([b]) => (p & b) !== 0)
-    .map(([, s]) => s)
-    .join("") || "-";
-
-/** A page group response code (VT-d 4.1 §6.5.2.12: 0 success, 1 invalid request, 0xF response failure). */
-function responseText(code: number): string {
-  return code === 0
-    ? "success"
-    : code === 1
-      ? "invalid request"
-      : code === 0xf
-        ? "response failure"
-        : `code ${code}`;
 }
 
 function GroupRow({ g, testId }: { g: GroupView; testId: string }) {
@@ -99,7 +80,7 @@ function VtdBlock({ v }: { v: VtdFaultView }) {
           <li key={`g${g.rid}-${g.index}`} data-testid={`${id}-group-${hex(g.rid)}-${g.index}`}>
             page group {g.index} of {hex(g.rid)}
             {g.pasid === undefined ? "" : ` PASID ${g.pasid}`}:{" "}
-            {g.response === undefined ? "awaiting a response" : `response ${responseText(g.response)}`}
+            {g.response === undefined ? "awaiting a response" : `response ${vtdResponseText(g.response)}`}
           </li>
         ))}
       </ul>
@@ -160,6 +141,7 @@ export function FaultQueuesPanel({ faults }: FaultQueuesPanelProps) {
           ))}
         </>
       )}
+      {faults.sva === undefined ? null : <SvaFaultQueue queue={faults.sva} />}
       {faults.vtd.map((v) => (
         <VtdBlock key={v.unit} v={v} />
       ))}

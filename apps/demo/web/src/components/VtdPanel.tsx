@@ -1,10 +1,18 @@
 /**
  * The VT-d panel (vtd.ts): per unit, the root, context and PASID-table
- * entries of every attached device, and each domain's page-table tree.
+ * entries of every attached device (under a first-stage-only entry, the
+ * tree it points at: an SVA bond's process page table), and each domain's
+ * page-table tree.
  */
 import type { ContextEntry, PasidEntry, RootEntry } from "@iommu-sim/hw-vtd";
 import { hex } from "../format";
-import { PGTT_NAME, type VtdDeviceView, type VtdDomainView, type VtdUnitView } from "../vtd";
+import {
+  PGTT_NAME,
+  type VtdDeviceView,
+  type VtdDomainView,
+  type VtdFirstStageView,
+  type VtdUnitView,
+} from "../vtd";
 import { PageTableTree } from "./PageTableTree";
 
 /** Props of `VtdPanel`. */
@@ -82,6 +90,9 @@ function DeviceRows({ unit, d }: { unit: number; d: VtdDeviceView }) {
             {p.at === undefined
               ? `DID ${p.did}: no PASID table page`
               : `entry ${hex(p.at.pa)}: ${pasidText(p.at.entry)}`}
+            {p.firstStage === undefined ? null : (
+              <FirstStageTree fs={p.firstStage} testId={`${unit}-${rid}-${p.pasid}`} />
+            )}
           </td>
         </tr>
       ))}
@@ -89,9 +100,41 @@ function DeviceRows({ unit, d }: { unit: number; d: VtdDeviceView }) {
   );
 }
 
+/** Whose table a first-stage pointer is: "process 2000's page table" when a process's pgd, else "table". */
+export function firstStageOwner(pid: number | undefined): string {
+  return pid === undefined ? "first-stage table" : `process ${pid}'s page table`;
+}
+
+/**
+ * The first-stage tree under a PGTT 1 PASID entry (for an SVA bond the
+ * process's x86-64 CPU page table, in RAM), opened level by level.
+ */
+function FirstStageTree({ fs, testId }: { fs: VtdFirstStageView; testId: string }) {
+  return (
+    <details class="domain" data-testid={`vtd-pasid-tree-${testId}`}>
+      <summary>
+        FSPTPTR {hex(fs.root)}: {firstStageOwner(fs.pid)} (x86-64, {fs.shift === 48 ? 5 : 4}-level)
+      </summary>
+      <PageTableTree
+        ctx={fs.ctx}
+        format="vtd-fl"
+        root={fs.root}
+        shift={fs.shift}
+        testId={`vtd-pasid-pt-${testId}`}
+      />
+    </details>
+  );
+}
+
 function DomainBlock({ unit, d }: { unit: number; d: VtdDomainView }) {
   const what =
-    d.kind === "nested" ? `nested on DID ${d.parent}` : d.nestParent ? "paging, nest parent" : d.kind;
+    d.kind === "nested"
+      ? `nested on DID ${d.parent}`
+      : d.kind === "sva"
+        ? `SVA, ${firstStageOwner(d.pid)}`
+        : d.nestParent
+          ? "paging, nest parent"
+          : d.kind;
   return (
     <details class="domain" data-testid={`vtd-domain-${unit}-${d.did}`}>
       <summary>
