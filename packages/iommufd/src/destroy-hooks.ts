@@ -18,6 +18,9 @@
 import { decideIoasDestroy } from "@iommu-sim/iopt";
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
 import { deviceDetachEffects } from "./device-attach";
+import { mockDeviceInfo } from "./devices";
+import type { HwRoot } from "./drivers/driver";
+import { mockDriver } from "./drivers/mock";
 import { faultDestroyEffects, faultDetachEffects } from "./fault/decide";
 import { hwptPagingDestroyEffects } from "./hwpt";
 import { hwptNestedDestroyEffects } from "./hwpt-nested";
@@ -30,10 +33,15 @@ import type { IommufdObject } from "./state";
 type Decided = { type: string; data: unknown }[];
 const NO_FAULTS = { step: () => undefined };
 
-/** Detach device `idev` from its HWPT; an auto-domain HWPT left without users is destroyed too. */
+/**
+ * Detach mock device `idev` from its HWPT (the mock driver's blocking
+ * detach, drivers/mock.ts); an auto-domain HWPT left without users is
+ * destroyed too.
+ */
 function detachDevice(root: IommufdRoot, ctxId: number, idev: IommufdObject): Decided | Errno {
   const c = root.iommufd.contexts[ctxId]!;
   const events: Decided = [
+    ...mockDriver.detachDevice(root as HwRoot, mockDeviceInfo(ctxId, idev), 0),
     ...faultDetachEffects(root, ctxId, idev.id, 0),
     { type: "iommufd.object.refs.set", data: { ctx: ctxId, id: idev.id, refs: [] } },
   ];

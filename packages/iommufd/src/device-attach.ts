@@ -24,7 +24,7 @@
 import { type SubsystemDecideContext, sealEpoch } from "@iommu-sim/eventlog";
 import { decideReserve, decideUnreserve } from "@iommu-sim/iopt";
 import { type Errno, errno, IOMMU_HWPT_ALLOC_PASID, isErrno } from "@iommu-sim/uapi";
-import { driverKey, hwptDriverKey, objectDevice } from "./devices";
+import { domainRef, driverKey, hwptDriverKey, objectDevice } from "./devices";
 import type { DeviceInfo, HwRoot } from "./drivers/driver";
 import { driverOf } from "./drivers/index";
 import { checkIopfCapable, faultDetachEffects } from "./fault/attach";
@@ -231,7 +231,7 @@ function attachTo(
 ): Errno | undefined {
   const iopf = checkIopfCapable(r.context, hwpt, r.info);
   if (iopf) return iopf;
-  const ref = seq.root.iommufd.hwDomains[hwpt.kobj!]!;
+  const ref = domainRef(seq.root.iommufd, hwpt.kobj!);
   const hwEvents = driverOf(r.info.driver).attachDevice(seq.root as HwRoot, ref, r.info, r.pasid, ctx);
   if (isErrno(hwEvents)) return hwEvents;
   seq.add(hwEvents);

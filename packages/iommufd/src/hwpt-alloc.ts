@@ -1,22 +1,21 @@
 /**
  * IOMMU_HWPT_ALLOC (Linux hw_pagetable.c iommufd_hwpt_alloc and
  * iommufd_hwpt_paging_alloc): a paging HWPT on an IOAS, of the device's
- * driver — the selftest mock for a mock device, VT-d or SMMUv3 for a bound
- * platform device —, attached to the IOAS (filled) but to no device;
+ * driver (drivers/: the selftest mock for a mock device, VT-d or SMMUv3
+ * for a bound platform device), attached to the IOAS (filled) but to no device;
  * userspace destroys it.
  */
 import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import {
   type Errno,
   errno,
+  IOMMU_HW_CAP_DIRTY_TRACKING,
   IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-  IOMMU_HWPT_ALLOC_NEST_PARENT,
-  IOMMU_HWPT_ALLOC_PASID,
   IOMMU_HWPT_DATA_NONE,
   isErrno,
-  MOCK_FLAGS_DEVICE_NO_DIRTY,
 } from "@iommu-sim/uapi";
-import { objectDevice } from "./devices";
+import { deviceOf } from "./devices";
+import type { DeviceInfo, HwRoot } from "./drivers/driver";
 import { driverOf } from "./drivers/index";
 import { checkPagingFaultFlags, driverFlags, withFaultQueue } from "./fault/hwpt-fault";
 import { decideHwptPagingAlloc, type HwTarget } from "./hwpt";
@@ -26,9 +25,15 @@ import type { IommufdRoot } from "./root";
 
 type Decided = { type: string; data: unknown }[];
 
-/** Flags the mock driver's domain_alloc_paging_flags() accepts (selftest.c PAGING_FLAGS). */
-const MOCK_PAGING_FLAGS =
-  IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_ALLOC_PASID;
+/**
+ * Linux `device_iommu_capable(dev, IOMMU_CAP_DIRTY_TRACKING)`: the driver's
+ * hw info reports IOMMU_HW_CAP_DIRTY_TRACKING (the mock unless
+ * MOCK_FLAGS_DEVICE_NO_DIRTY; VT-d with ECAP.SSADS; no SMMU here).
+ */
+function dirtyCapable(root: IommufdRoot, info: DeviceInfo): boolean {
+  const hw = driverOf(info.driver).hwInfo(root as HwRoot, info);
+  return hw !== undefined && (hw.capabilities & BigInt(IOMMU_HW_CAP_DIRTY_TRACKING)) !== 0n;
+}
 
 /**
  * Errors, in Linux's order: EINVAL data_type NONE with data_len ≠ 0 or a
@@ -70,21 +75,16 @@ export function decideHwptAlloc(
     return withFaultQueue(context, nested, c.flags, c.faultId);
   }
   if (pt.type !== "ioas") return errno("EINVAL", `object ${c.ptId} is a ${pt.type}`);
-  const info = objectDevice(root.iommufd, dev);
-  const hw: HwTarget | undefined =
-    info === undefined ? undefined : { driver: driverOf(info.driver), unit: info.unit };
-  const supported = hw === undefined ? MOCK_PAGING_FLAGS : hw.driver.pagingFlags(root, hw.unit);
-  if ((driverFlags(c.flags) & ~supported) !== 0)
+  const info = deviceOf(root.iommufd, c.ctx, dev);
+  if (info === undefined) return errno("ENODEV", `device ${c.devId} is not on the platform`);
+  const hw: HwTarget = { driver: driverOf(info.driver), unit: info.unit };
+  if ((driverFlags(c.flags) & ~hw.driver.pagingFlags(root, hw.unit)) !== 0)
     return errno("EOPNOTSUPP", "flags the driver does not support");
   const faultFlags = checkPagingFaultFlags(c.flags);
   if (faultFlags) return faultFlags;
-  if (
-    hw === undefined &&
-    c.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING &&
-    (dev.flags ?? 0) & MOCK_FLAGS_DEVICE_NO_DIRTY
-  ) {
+  // iommufd_hwpt_paging_alloc(): DIRTY_TRACKING needs device_iommu_capable(IOMMU_CAP_DIRTY_TRACKING).
+  if (c.flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING && !dirtyCapable(root, info))
     return errno("EOPNOTSUPP", "the device cannot track dirty pages");
-  }
   if (c.dataLen !== 0) return errno("EOPNOTSUPP", "paging HWPTs take no driver data");
   const hwptId = allocObjectId(context);
   if (isErrno(hwptId)) return hwptId;
@@ -97,7 +97,7 @@ export function decideHwptAlloc(
       kobj: root.iommufd.nextKobj,
       flags: driverFlags(c.flags),
       autoDomain: false,
-      ...(hw === undefined ? {} : { hw }),
+      hw,
     },
     ctx,
   );

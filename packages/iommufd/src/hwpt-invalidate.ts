@@ -13,11 +13,11 @@
  */
 import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
-import type { Decided, HwRoot, UserInvalidation } from "./drivers/driver";
+import { domainRef } from "./devices";
+import type { Decided, HwRoot } from "./drivers/driver";
 import { driverOf } from "./drivers/index";
 import { getContext } from "./objects";
 import type { IommufdRoot } from "./root";
-import { mockNestedInvalidate } from "./selftest/nested";
 
 /** `iommufd.hwpt.invalidate`'s data (see the vocabulary). */
 export interface HwptInvalidateRequest {
@@ -51,15 +51,11 @@ export function decideHwptInvalidate(
   if (hwpt === undefined) return errno("ENOENT", `no object ${req.hwptId}`);
   if (hwpt.type !== "hwpt_nested") return errno("EINVAL", `object ${req.hwptId} is a ${hwpt.type}`);
   const array = { type: req.dataType, entryLen: req.entryLen, entryNum: req.entryNum, data: req.data };
-  const ref = root.iommufd.hwDomains[hwpt.kobj!];
-  let r: UserInvalidation;
-  if (ref === undefined) r = mockNestedInvalidate(hwpt.kobj!, array);
-  else {
-    const driver = driverOf(ref.driver);
-    if (driver.userInvalidate === undefined)
-      return errno("EOPNOTSUPP", `${ref.driver} nested domains take no user invalidation`);
-    r = driver.userInvalidate(root as HwRoot, ref, array, ctx);
-  }
+  const ref = domainRef(root.iommufd, hwpt.kobj!);
+  const driver = driverOf(ref.driver);
+  if (driver.userInvalidate === undefined)
+    return errno("EOPNOTSUPP", `${ref.driver} nested domains take no user invalidation`);
+  const r = driver.userInvalidate(root as HwRoot, ref, array, ctx);
   if (r.error !== undefined && r.handled === 0) return r.error;
   const error = r.error === undefined ? {} : { error: r.error.name };
   return [

@@ -6,7 +6,8 @@
  * first (EBUSY). The driver reads the stage-1 description from the
  * user data: `iommu_hwpt_vtd_s1` (VT-d, drivers/vtd-nested.ts),
  * `iommu_hwpt_arm_smmuv3` (SMMUv3, drivers/smmu-nested.ts) or
- * `iommu_hwpt_selftest` (the selftest mock, selftest/nested.ts).
+ * `iommu_hwpt_selftest` (the selftest mock, drivers/mock.ts over
+ * selftest/nested.ts).
  *
  * Deviation: Linux ≥ 6.13 allocates SMMUv3 nested domains on a vIOMMU
  * object; vIOMMUs are not modelled, so the NEST_PARENT HWPT is the parent
@@ -20,12 +21,11 @@ import {
   IOMMU_HWPT_ALLOC_PASID,
   isErrno,
 } from "@iommu-sim/uapi";
-import { driverKey, hwptDriverKey, objectDevice } from "./devices";
+import { deviceOf, domainRef, driverKey, hwptDriverKey } from "./devices";
 import type { Decided, HwRoot, UserData } from "./drivers/driver";
 import { driverOf } from "./drivers/index";
 import { allocObjectId } from "./objects";
 import type { IommufdRoot } from "./root";
-import { decideMockNestedAlloc } from "./selftest/nested";
 import type { IommufdContext, IommufdObject } from "./state";
 
 /** What IOMMU_HWPT_ALLOC carries for a nested HWPT. */
@@ -66,9 +66,10 @@ export function decideHwptNestedAlloc(
   if ((req.flags & ~IOMMU_HWPT_ALLOC_PASID) !== 0)
     return errno("EOPNOTSUPP", "only IOMMU_HWPT_ALLOC_PASID is taken on a nested HWPT");
   if (req.dataLen === 0) return errno("EOPNOTSUPP", "a nested HWPT needs driver data");
-  const info = objectDevice(root.iommufd, dev);
-  const driver = info === undefined ? undefined : driverOf(info.driver);
-  if (driver !== undefined && driver.allocNested === undefined)
+  const info = deviceOf(root.iommufd, req.ctx, dev);
+  if (info === undefined) return errno("ENODEV", "the device is not on the platform");
+  const driver = driverOf(info.driver);
+  if (driver.allocNested === undefined)
     return errno("EOPNOTSUPP", "the driver cannot allocate nested domains");
   if (parent.autoDomain === true || ((parent.flags ?? 0) & IOMMU_HWPT_ALLOC_NEST_PARENT) === 0)
     return errno("EINVAL", "the parent HWPT was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT");
@@ -84,18 +85,8 @@ export function decideHwptNestedAlloc(
     len: req.dataLen,
     ...(req.data === undefined ? {} : { bytes: req.data }),
   };
-  const events =
-    info === undefined || driver === undefined
-      ? decideMockNestedAlloc(parent.kobj!, kobj, data, ctx)
-      : driver.allocNested!(
-          root as HwRoot,
-          root.iommufd.hwDomains[parent.kobj!]!,
-          info,
-          kobj,
-          req.flags,
-          data,
-          ctx,
-        );
+  const parentRef = domainRef(root.iommufd, parent.kobj!);
+  const events = driver.allocNested(root as HwRoot, parentRef, info, kobj, req.flags, data, ctx);
   if (isErrno(events)) return events;
   return [
     ...events,
@@ -113,9 +104,8 @@ export function decideHwptNestedAlloc(
  * parent's users reference goes with the object. Cannot fail.
  */
 export function hwptNestedDestroyEffects(root: IommufdRoot, hwpt: IommufdObject): Decided {
-  const ref = root.iommufd.hwDomains[hwpt.kobj!];
-  if (ref !== undefined) return driverOf(ref.driver).freeDomain(root as HwRoot, ref, hwpt.kobj!);
-  return [{ type: "iommufd.mock_nested.freed", data: { kobj: hwpt.kobj! } }];
+  const ref = domainRef(root.iommufd, hwpt.kobj!);
+  return driverOf(ref.driver).freeDomain(root as HwRoot, ref, hwpt.kobj!);
 }
 
 /**

@@ -3,16 +3,19 @@
  * iommufd_hwpt_paging_destroy): a domain of the device's IOMMU driver,
  * attached to an IOAS so that it maps every area (iopt_table_add_domain).
  *
- * Drivers: the selftest mock (iopt's mock domain: 2 KiB IO pages,
- * aperture [2^24, 2^31 − 1]) and the hardware drivers of drivers/ (VT-d,
- * SMMUv3: 4 KiB IO pages, aperture from the unit's address width).
+ * Drivers (drivers/): the selftest mock (iopt's mock domain: 2 KiB IO
+ * pages, aperture [2^24, 2^31 − 1]), VT-d and SMMUv3 (4 KiB IO pages,
+ * aperture from the unit's address width). Filling a new hardware domain
+ * allocates its page-table pages: one `<driver>.pt_alloc` fault point each
+ * (drivers/map-steps.ts).
  */
 import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
-import { decideAttachDomain, decideDetachDomain, mockDomainDescriptor } from "@iommu-sim/iopt";
+import { decideAttachDomain, decideDetachDomain } from "@iommu-sim/iopt";
 import { type Errno, isErrno } from "@iommu-sim/uapi";
-import { hwptDriverKey } from "./devices";
+import { domainRef, hwptDriverKey } from "./devices";
 import type { HwRoot, IommuDriver } from "./drivers/driver";
 import { driverOf } from "./drivers/index";
+import { mockDriver } from "./drivers/mock";
 import type { IommufdRoot } from "./root";
 import type { IommufdContext, IommufdObject } from "./state";
 
@@ -37,7 +40,7 @@ export function autoDomainOn(
   return undefined;
 }
 
-/** The hardware driver and unit a new domain is allocated on (absent: the selftest mock). */
+/** The driver and unit a new domain is allocated on. */
 export interface HwTarget {
   readonly driver: IommuDriver;
   readonly unit: number;
@@ -45,10 +48,11 @@ export interface HwTarget {
 
 /**
  * A new paging HWPT `hwptId` on IOAS object `ioasId`, its domain `kobj`:
- * the driver allocates the domain — the mock (fault point
- * `selftest.domain_alloc`) or `args.hw`'s (its own fault points, then
- * `iommufd.hw_domain.bound`) —, iopt attaches and fills it
- * (iommufd_hwpt_paging_alloc → iopt_table_add_domain).
+ * `args.hw`'s driver (default: the selftest mock) allocates the domain —
+ * its own fault points (the mock's `selftest.domain_alloc`; hardware ones
+ * then `iommufd.hw_domain.bound`) —, iopt attaches it and the driver fills
+ * it (iommufd_hwpt_paging_alloc → iopt_table_add_domain →
+ * iopt_fill_domain: one `<driver>.pt_alloc` fault point per table page).
  * Errors: the driver's (ENODEV, EOPNOTSUPP, ENOSPC, ENOMEM); iopt's
  * (EADDRINUSE an area outside the aperture, EINVAL, ENOMEM…).
  */
@@ -88,20 +92,14 @@ export function decideHwptPagingAlloc(
   ];
 }
 
-/** The driver's domain allocation: its events and iopt's descriptor of the domain. */
+/** The driver's domain allocation (`args.hw`'s, else the mock's): its events and iopt's descriptor of the domain. */
 function allocDomain(
   root: IommufdRoot,
   args: { kobj: number; flags: number; hw?: HwTarget },
   ctx: SubsystemDecideContext<IommufdRoot>,
 ) {
-  if (args.hw !== undefined)
-    return args.hw.driver.allocPaging(root as HwRoot, args.hw.unit, args.kobj, args.flags, ctx);
-  const fail = ctx.step("selftest.domain_alloc", "ENOMEM");
-  if (fail) return fail;
-  return {
-    events: [{ type: "iopt.mock.allocated", data: { domain: args.kobj } }],
-    descriptor: mockDomainDescriptor(args.kobj),
-  };
+  const hw = args.hw ?? { driver: mockDriver, unit: 0 };
+  return hw.driver.allocPaging(root as HwRoot, hw.unit, args.kobj, args.flags, ctx);
 }
 
 /** Destroying a paging HWPT: iopt detaches (unmaps) the domain, the driver frees it. */
@@ -117,8 +115,6 @@ export function hwptPagingDestroyEffects(
     { step: () => undefined, root },
   );
   if (isErrno(detach)) return detach;
-  const ref = root.iommufd.hwDomains[hwpt.kobj!];
-  if (ref !== undefined)
-    return [...detach, ...driverOf(ref.driver).freeDomain(root as HwRoot, ref, hwpt.kobj!)];
-  return [...detach, { type: "iopt.mock.freed", data: { domain: hwpt.kobj! } }];
+  const ref = domainRef(root.iommufd, hwpt.kobj!);
+  return [...detach, ...driverOf(ref.driver).freeDomain(root as HwRoot, ref, hwpt.kobj!)];
 }

@@ -17,21 +17,33 @@ export {
   deviceDetachEffects,
 } from "./device-attach";
 export { decideDeviceBind } from "./device-bind";
-export { deviceInfo, driverKey, hwptDriverKey, objectDevice } from "./devices";
+export {
+  deviceInfo,
+  deviceOf,
+  domainRef,
+  driverKey,
+  hwptDriverKey,
+  mockDeviceInfo,
+  objectDevice,
+} from "./devices";
 export type {
   AllocatedDomain,
   DeviceInfo,
+  DmaAccess,
   DriverKind,
   HwInfo,
   HwRoot,
   IommuDriver,
   ReservedRange,
+  Translation,
   UserData,
   UserDataArray,
   UserInvalidation,
 } from "./drivers/driver";
-export { type IoasFollowEvent, smmuFollowing, vtdFollowing } from "./drivers/follow";
+export { type AreaMap, type IoasFollowEvent, smmuFollowing, vtdFollowing } from "./drivers/follow";
 export { driverOf } from "./drivers/index";
+export { withTableSteps } from "./drivers/map-steps";
+export { mockDriver } from "./drivers/mock";
 export { smmuDomainDescriptor, smmuDriver } from "./drivers/smmu";
 export { smmuAllocNested } from "./drivers/smmu-nested";
 export { copyUserData, userArrayEntry } from "./drivers/user-data";
@@ -139,6 +151,7 @@ export {
   type ObjectType,
 } from "./state";
 export { createIommufd, type IommufdOptions } from "./subsystem";
+export * from "./sva";
 export {
   createEmptySystemLog,
   createSystem,

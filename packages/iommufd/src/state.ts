@@ -73,13 +73,15 @@ export interface IommufdContext {
 }
 
 /**
- * Which hardware domain stands behind a global domain id (a HWPT's `kobj`,
+ * Which driver's domain stands behind a global domain id (a HWPT's `kobj`,
  * iopt's domain id): the driver, its unit (VT-d unit / SMMU instance
- * number) and the hardware package's handle (VT-d DID, SMMU domain id).
- * Mock domains have none.
+ * number; 0 for the mock) and the driver's handle (VT-d DID, SMMU domain
+ * id; the mock's domains go by their global id). Only hardware domains are
+ * recorded in `IommufdState.hwDomains`; a domain id absent there is the
+ * mock's (devices.ts `domainRef`).
  */
 export interface HwDomainRef {
-  readonly driver: "vtd" | "smmu";
+  readonly driver: "vtd" | "smmu" | "mock";
   readonly unit: number;
   readonly domain: number;
 }

@@ -17,9 +17,11 @@ import { createIoasid } from "@iommu-sim/ioasid";
 import { ioptSubsystems } from "@iommu-sim/iopt";
 import { isErrno } from "@iommu-sim/uapi";
 import { smmuFollowing, vtdFollowing } from "./drivers/follow";
+import { withTableSteps } from "./drivers/map-steps";
 import { DEFAULT_PLATFORM, type Platform, pasidDevices } from "./platform";
 import type { RootEvolve } from "./root";
 import { createIommufd } from "./subsystem";
+import { svaHooks, withSvaFollowing } from "./sva";
 
 // biome-ignore lint/suspicious/noExplicitAny: heterogeneous subsystem map
 type Extra = Record<string, Subsystem<any, any, any, any>>;
@@ -80,14 +82,17 @@ export function createSystem<X extends Extra = Record<never, never>>(
   platform: Platform = DEFAULT_PLATFORM,
 ) {
   let evolve: RootEvolve | undefined;
-  const decider = combine({
-    ...ioptSubsystems,
-    iommufd: createIommufd({ evolve: () => evolve!, platform }),
-    vtd: vtdFollowing,
-    smmu: smmuFollowing,
-    ioasid: createIoasid({ devices: pasidDevices(platform) }),
-    ...(extra ?? ({} as X)),
-  });
+  // withTableSteps: a map's IO page-table pages are fail-nth points (drivers/map-steps.ts).
+  const decider = withTableSteps(
+    combine({
+      ...ioptSubsystems,
+      iommufd: createIommufd({ evolve: () => evolve!, platform }),
+      vtd: withSvaFollowing(vtdFollowing),
+      smmu: smmuFollowing,
+      ioasid: createIoasid({ devices: pasidDevices(platform), sva: svaHooks(platform) }),
+      ...(extra ?? ({} as X)),
+    }),
+  );
   evolve = decider.evolve as unknown as RootEvolve;
   return decider;
 }

@@ -1,42 +1,54 @@
 /**
  * The IOMMU driver interface iommufd drives (Linux `struct iommu_ops` and
- * `struct iommu_domain_ops`, as far as iommufd uses them): allocate and
- * free paging domains, attach and detach devices, report hw info and
- * reserved regions. Every operation is decide-side: it checks against the
- * current root and returns the events the hardware slice evolves on (or
+ * `struct iommu_domain_ops`, as far as iommufd uses them), implemented by
+ * VT-d (vtd.ts), SMMUv3 (smmu.ts) and the selftest mock (mock.ts):
+ * capabilities and hw info, paging and nested domain allocation, attach
+ * and detach, the table pages a map allocates, user-requested cache
+ * invalidation, translation of a DMA request, reserved regions and page
+ * responses. Every operation is decide-side: it checks against the
+ * current root and returns the events the domain's slice evolves on (or
  * Linux's errno), marking each fallible step with `ctx.step`.
  *
- * What a driver does NOT do here: map and unmap. A hardware domain follows
- * its IOAS through iopt's `ioas.*` events (see follow.ts), so map/unmap
- * cannot fail after decide; the domain's `DomainDescriptor` (IO page size,
- * aperture) lets iopt refuse what the hardware could not map.
+ * Map and unmap themselves are not calls: a domain follows its IOAS
+ * through iopt's `ioas.*` events in evolve (follow.ts; the mock's
+ * mock-domain subsystem in iopt), so they cannot fail after decide. What
+ * can fail in Linux's `iommu_map()` — aperture (the domain's
+ * `DomainDescriptor`, checked by iopt) and table-page allocation
+ * (`mapTablePages`, one `<driver>.pt_alloc` fault point per page,
+ * map-steps.ts) — is decided before.
  */
 import type { DecideContext } from "@iommu-sim/eventlog";
 import type { SmmuState } from "@iommu-sim/hw-smmu";
 import type { VtdState } from "@iommu-sim/hw-vtd";
-import type { DomainDescriptor } from "@iommu-sim/iopt";
+import type { DomainDescriptor, MockDomainState } from "@iommu-sim/iopt";
 import type { Errno } from "@iommu-sim/uapi";
+import type { GroupTail } from "../fault/hw-response";
 import type { IommufdRoot } from "../root";
 import type { HwDomainRef } from "../state";
+import type { AreaMap } from "./follow";
 
 /** Events decided for other slices (hardware, iopt) or iommufd's own. */
 export type Decided = { type: string; data: unknown }[];
 
-/** The root a driver reads: iommufd's plus the hardware slices (absent when not composed). */
+/** The root a driver reads: iommufd's plus the domain slices (absent when not composed). */
 export interface HwRoot extends IommufdRoot {
   readonly vtd?: VtdState;
   readonly smmu?: SmmuState;
+  /** The selftest mock's IO page tables (iopt's mock-domain subsystem). */
+  readonly mockDomain?: MockDomainState;
 }
 
-/** Driver names: the hardware packages. (The selftest mock keeps its own path, selftest/.) */
+/** Driver names: the hardware packages and the selftest mock. */
 export type DriverKind = HwDomainRef["driver"];
 
 /**
- * A platform device as its driver sees it (Linux `struct device` +
- * `dev_iommu`): where it sits and what it can do.
+ * A device as its driver sees it (Linux `struct device` + `dev_iommu`):
+ * where it sits and what it can do — a platform device (devices.ts
+ * `deviceInfo`) or a selftest mock device (`mockDeviceInfo`: driver
+ * "mock", unit 0, RID 0).
  */
 export interface DeviceInfo {
-  /** Platform device name. */
+  /** Platform device name (a mock device: `mock-dev-<ctx>-<object id>`). */
   readonly name: string;
   readonly driver: DriverKind;
   /** VT-d unit / SMMU instance number: the index of its IOMMU among the platform's units of that kind. */
@@ -49,13 +61,18 @@ export interface DeviceInfo {
   readonly pasidBits: number;
   readonly ats: boolean;
   readonly pri: boolean;
+  /**
+   * A selftest mock device (IOMMU_TEST_OP_MOCK_DOMAIN): its context, device
+   * object id and MOCK_FLAGS_DEVICE_* flags. Absent for platform devices.
+   */
+  readonly mock?: { readonly ctx: number; readonly id: number; readonly flags: number };
 }
 
 /** `IOMMU_GET_HW_INFO`'s answer for a device (Linux `iommufd_get_hw_info`). */
 export interface HwInfo {
-  /** enum iommu_hw_info_type: IOMMU_HW_INFO_TYPE_INTEL_VTD (1) / _ARM_SMMUV3 (2). */
+  /** enum iommu_hw_info_type: IOMMU_HW_INFO_TYPE_INTEL_VTD (1) / _ARM_SMMUV3 (2) / _SELFTEST (0xfeedbeef). */
   readonly type: number;
-  /** The driver's struct (iommu_hw_info_vtd: 24 bytes; iommu_hw_info_arm_smmuv3: 40 bytes). */
+  /** The driver's struct (iommu_hw_info_vtd: 24 bytes; iommu_hw_info_arm_smmuv3: 40 bytes; iommu_test_hw_info: 8 bytes). */
   readonly data: Uint8Array;
   /** IOMMU_HW_CAP_* bits. */
   readonly capabilities: bigint;
@@ -105,15 +122,45 @@ export interface UserInvalidation {
   readonly error?: Errno;
 }
 
+/** The access of a DMA request (Linux `IOMMU_READ`/`IOMMU_WRITE`, PCIe PASID prefix Exe/Priv bits). */
+export interface DmaAccess {
+  readonly write: boolean;
+  readonly privileged?: boolean;
+  readonly exec?: boolean;
+}
+
+/**
+ * The outcome of translating one byte of a DMA request: the physical
+ * address (bytes) it reaches, or the fault the IOMMU raises — `reason` in
+ * the driver's own terms (VT-d fault reason, SMMU event id, the mock's
+ * "not-present"/"permission"/"blocked"), `addr` the faulting IOVA's page
+ * (bytes), `pageRequest` when the device resolves it with a page request.
+ */
+export type Translation =
+  | { readonly kind: "ok"; readonly pa: bigint }
+  | {
+      readonly kind: "fault";
+      readonly reason: number | string;
+      readonly addr: bigint;
+      readonly pageRequest: boolean;
+    };
+
 /** An inclusive reserved IOVA range (bytes). */
 export interface ReservedRange {
   readonly start: bigint;
   readonly last: bigint;
 }
 
-/** One hardware IOMMU driver. Every function is pure; none writes state. */
+/** One IOMMU driver. Every function is pure; none writes state. */
 export interface IommuDriver {
   readonly kind: DriverKind;
+  /**
+   * Linux `iommu_ops.user_pasid_table`: the guest owns the PASID/CD table
+   * behind a nested RID attachment, so a page request at a PASID not
+   * attached on its own goes through the RID's nested HWPT (the mock and
+   * SMMUv3; VT-d attaches PASIDs one by one).
+   */
+  readonly userPasidTable: boolean;
   /**
    * IOMMU_HWPT_ALLOC_* flags the driver's `domain_alloc_paging_flags()`
    * accepts on this unit; others → EOPNOTSUPP.
@@ -121,8 +168,12 @@ export interface IommuDriver {
   pagingFlags(root: HwRoot, unit: number): number;
   /**
    * Allocate a paging domain on `unit` for global domain id `kobj`
-   * (NEST_PARENT / DIRTY_TRACKING from `flags`). Errors: ENODEV no unit;
-   * the hardware package's (EOPNOTSUPP, ENOSPC, ENOMEM at its fault points).
+   * (NEST_PARENT / DIRTY_TRACKING from `flags`; Linux
+   * `domain_alloc_paging_flags()`): the domain slice's events (hardware:
+   * + `iommufd.hw_domain.bound`; the mock: `iopt.mock.allocated`) and
+   * iopt's `DomainDescriptor`. Errors: ENODEV no unit; the driver's
+   * (EOPNOTSUPP, ENOSPC, ENOMEM at its fault points, e.g.
+   * `vtd.pgd_alloc`, `selftest.domain_alloc`).
    */
   allocPaging(
     root: HwRoot,
@@ -182,4 +233,37 @@ export interface IommuDriver {
    * SMMUv3 nested domains, invalidated through the vIOMMU instead).
    */
   userInvalidate?(root: HwRoot, ref: HwDomainRef, array: UserDataArray, ctx: DecideContext): UserInvalidation;
+  /**
+   * How many new IO page-table pages (4 KiB each) mapping `areas` in order
+   * into paging domain `ref` allocates — the allocations of Linux
+   * `iommu_map()` → the driver's `map_pages` that can fail with ENOMEM
+   * (VT-d `pfn_to_dma_pte()`, io-pgtable-arm `__arm_lpae_alloc_pages()`).
+   * iommufd takes `ctx.step("<driver>.pt_alloc", "ENOMEM")` once per page
+   * (map-steps.ts). Areas the domain would refuse count 0 (iopt refused
+   * them already); the mock allocates none.
+   */
+  mapTablePages(root: HwRoot, ref: HwDomainRef, areas: readonly AreaMap[]): number;
+  /**
+   * Translate the DMA request of `dev` at `pasid` (0 = without PASID) to
+   * IOVA `iova` (bytes) with `access`, through whatever is attached there
+   * and the IOMMU's caches, without changing anything (VT-d spec 3.4 §3,
+   * SMMUv3 IHI 0070 §3; the mock: its IO page table,
+   * selftest.c `mock_domain_iova_to_phys()`). Errors: ENODEV the device's
+   * unit is missing; EINVAL a request the hardware model refuses.
+   */
+  translate(
+    root: HwRoot,
+    dev: DeviceInfo,
+    pasid: number,
+    iova: bigint,
+    access: DmaAccess,
+  ): Translation | Errno;
+  /**
+   * Answer page request group `g` with `code` (IOMMUFD_PAGE_RESP_SUCCESS 0 /
+   * INVALID 1, or IOMMU_PAGE_RESP_FAILURE 2): the driver's `page_response`
+   * op as events (VT-d a page group response descriptor, SMMUv3
+   * CMD_PRI_RESP; the mock nothing, `mock_domain_page_response()`).
+   * Cannot fail (`iopf_group_response()` returns nothing).
+   */
+  pageResponse(root: HwRoot, g: GroupTail, code: number): Decided;
 }

@@ -49,8 +49,8 @@ interface PfnRun {
   readonly count: number;
 }
 
-/** What a domain maps for one area: `length` bytes at `iova` from `pfnRuns` (4 KiB frames). */
-interface AreaMap {
+/** What a domain maps for one area: `length` bytes at `iova` from `pfnRuns` (4 KiB frames), Linux `prot`. */
+export interface AreaMap {
   readonly iova: bigint;
   readonly length: bigint;
   readonly pfnRuns: readonly PfnRun[];

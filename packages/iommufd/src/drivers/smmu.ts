@@ -8,13 +8,16 @@
  * window (`arm_smmu_get_resv_regions()`). Checks and fault points are
  * hw-smmu's own: this adapter asks its decider.
  */
-import type { DecideContext } from "@iommu-sim/eventlog";
+import { type DecideContext, sealEpoch } from "@iommu-sim/eventlog";
 import {
   hwInfoBytes,
+  mapRange,
+  planMap,
   reservedRegions,
   type SmmuInstance,
   type SmmuRoot,
   smmuSubsystem,
+  translate,
 } from "@iommu-sim/hw-smmu";
 import {
   type Errno,
@@ -26,7 +29,16 @@ import {
   isErrno,
   type SmmuCommand,
 } from "@iommu-sim/uapi";
-import type { AllocatedDomain, Decided, HwInfo, HwRoot, IommuDriver, ReservedRange } from "./driver";
+import { smmuResponseCmd } from "../fault/hw-response";
+import type {
+  AllocatedDomain,
+  Decided,
+  HwInfo,
+  HwRoot,
+  IommuDriver,
+  ReservedRange,
+  Translation,
+} from "./driver";
 import { smmuAllocNested } from "./smmu-nested";
 
 /** Linux PAGING_FLAGS of arm_smmu_domain_alloc_paging_flags(). */
@@ -65,6 +77,7 @@ export function smmuDomainDescriptor(kobj: number) {
 /** The SMMUv3 driver. */
 export const smmuDriver: IommuDriver = {
   kind: "smmu",
+  userPasidTable: true,
   pagingFlags: () => SMMU_PAGING_FLAGS,
 
   allocPaging(root, unit, kobj, flags, ctx): AllocatedDomain | Errno {
@@ -136,4 +149,54 @@ export const smmuDriver: IommuDriver = {
   },
   // No userInvalidate: SMMUv3 nested domains are invalidated through a vIOMMU (not modelled).
   allocNested: smmuAllocNested,
+
+  /**
+   * hw-smmu's plan of each io-pgtable-arm map (`planMap`: the tables
+   * __arm_lpae_map() would allocate); every area but the last is then
+   * mapped on sealed tables so the next one sees its tables.
+   */
+  mapTablePages(root, ref, areas): number {
+    let s = root.smmu;
+    let n = 0;
+    for (let i = 0; s !== undefined && i < areas.length; i++) {
+      const a = areas[i]!;
+      if (a.pfnRuns.length === 0) continue;
+      const plan = planMap(s, ref.unit, ref.domain, a.iova, a.pfnRuns, a.prot);
+      if (isErrno(plan)) continue;
+      n += plan.tables;
+      if (i < areas.length - 1) {
+        sealEpoch();
+        const next = mapRange(s, ref.unit, ref.domain, a.iova, a.pfnRuns, a.prot);
+        if (!isErrno(next)) s = next;
+      }
+    }
+    return n;
+  },
+
+  translate(root, dev, pasid, iova, access): Translation | Errno {
+    if (root.smmu === undefined) return errno("ENODEV", `no SMMU instance ${dev.unit}`);
+    const r = translate(root as unknown as SmmuRoot, dev.unit, {
+      sid: dev.rid,
+      ...(pasid === 0 ? {} : { ssid: pasid }),
+      iova,
+      length: 1,
+      write: access.write,
+      ...(access.privileged === undefined ? {} : { privileged: access.privileged }),
+    });
+    if (r === undefined) return errno("ENODEV", `no SMMU instance ${dev.unit}`);
+    if (r.ok) return { kind: "ok", pa: BigInt(r.runs[0]!.pa) };
+    // No record: an STE abort terminates the transaction (F_TRANSLATION's 0x10 would be recorded).
+    return { kind: "fault", reason: r.fault?.id ?? "abort", addr: r.at, pageRequest: r.pageRequest };
+  },
+
+  // arm_smmu_page_response(): CMD_PRI_RESP through the command queue.
+  pageResponse(root, g, code): Decided {
+    if (root.smmu === undefined) return [];
+    const r = smmuSubsystem.decide(
+      root.smmu,
+      { type: "smmu.cmdq.submit", data: { instance: g.source.unit, cmds: [smmuResponseCmd(g, code)] } },
+      { step: () => undefined, root: root as unknown as SmmuRoot },
+    );
+    return isErrno(r) ? [] : [...r];
+  },
 };

@@ -7,14 +7,17 @@
  * (`intel_iommu_get_resv_regions()`). The checks and fault points are
  * hw-vtd's own: this adapter asks its decider.
  */
-import type { DecideContext } from "@iommu-sim/eventlog";
+import { type DecideContext, sealEpoch } from "@iommu-sim/eventlog";
 import {
   agawToWidth,
   capMaxAgaw,
+  checkMap,
   ECAP,
   hwInfo,
+  mapDomain,
   regGet,
   reservedRegions,
+  translate,
   unitFeatures,
   type VtdRoot,
   type VtdUnit,
@@ -31,6 +34,7 @@ import {
   isErrno,
   type VtdCommand,
 } from "@iommu-sim/uapi";
+import { vtdResponseBytes } from "../fault/hw-response";
 import type { HwDomainRef } from "../state";
 import type {
   AllocatedDomain,
@@ -40,6 +44,7 @@ import type {
   HwRoot,
   IommuDriver,
   ReservedRange,
+  Translation,
 } from "./driver";
 import { vtdAllocNested, vtdUserInvalidate } from "./vtd-nested";
 
@@ -88,6 +93,7 @@ export function vtdDomainDescriptor(unit: VtdUnit, kobj: number) {
 /** The VT-d driver. */
 export const vtdDriver: IommuDriver = {
   kind: "vtd",
+  userPasidTable: false,
   pagingFlags: () => VTD_PAGING_FLAGS,
 
   allocPaging(root, unit, kobj, flags, ctx): AllocatedDomain | Errno {
@@ -158,4 +164,48 @@ export const vtdDriver: IommuDriver = {
   },
   allocNested: vtdAllocNested,
   userInvalidate: vtdUserInvalidate,
+
+  /**
+   * hw-vtd's plan of each second-stage map (`checkMap`: the tables
+   * pfn_to_dma_pte() would allocate); every area but the last is then
+   * mapped on sealed tables so the next one sees its tables.
+   */
+  mapTablePages(root, ref, areas): number {
+    let u = root.vtd?.units.get(ref.unit);
+    let n = 0;
+    for (let i = 0; u !== undefined && i < areas.length; i++) {
+      const a = areas[i]!;
+      if (a.pfnRuns.length === 0) continue;
+      const plan = checkMap(u, ref.domain, a.iova, a.pfnRuns);
+      if (isErrno(plan)) continue;
+      n += plan.tablePages;
+      if (i < areas.length - 1) {
+        sealEpoch();
+        u = mapDomain(u, ref.domain, a.iova, a.pfnRuns, a.prot);
+      }
+    }
+    return n;
+  },
+
+  translate(root, dev, pasid, iova, access): Translation | Errno {
+    const r = translate(root as unknown as VtdRoot, dev.unit, {
+      rid: dev.rid,
+      ...(pasid === 0 ? {} : { pasid }),
+      iova,
+      length: 1,
+      write: access.write,
+      ...(access.privileged === undefined ? {} : { privileged: access.privileged }),
+      ...(access.exec === undefined ? {} : { exec: access.exec }),
+    });
+    if (isErrno(r)) return r;
+    if (r.kind === "ok") return { kind: "ok", pa: r.runs[0]!.pa };
+    return { kind: "fault", reason: r.reason, addr: r.addr, pageRequest: r.pageRequest };
+  },
+
+  // intel_page_response(): a page group response descriptor through the invalidation queue.
+  pageResponse(root, g, code): Decided {
+    const descriptors = root.vtd === undefined ? undefined : vtdResponseBytes(root.vtd, g, code);
+    if (descriptors === undefined) return [];
+    return [{ type: "vtd.qi.executed", data: { unit: g.source.unit, descriptors } }];
+  },
 };

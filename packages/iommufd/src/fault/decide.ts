@@ -16,7 +16,7 @@ import {
   iommuHwptPgfault,
   isErrno,
 } from "@iommu-sim/uapi";
-import { objectDevice } from "../devices";
+import { deviceOf } from "../devices";
 import { allocObjectId, getContext, getObject } from "../objects";
 import type { IommufdRoot } from "../root";
 import type { IommufdObject } from "../state";
@@ -195,9 +195,9 @@ export function faultDetachEffects(root: IommufdRoot, ctxId: number, devId: numb
     .flatMap((g) => answer(root, t.fault, g, IOMMUFD_PAGE_RESP_INVALID));
 }
 
-/** Where a device object's responses go: its platform device's IOMMU, or the mock. */
-function sourceOf(root: IommufdRoot, idev: IommufdObject): FaultSource {
-  const info = objectDevice(root.iommufd, idev);
+/** Where a device object's responses go: its driver's unit and RID (the mock: unit 0, RID 0). */
+function sourceOf(root: IommufdRoot, ctx: number, idev: IommufdObject): FaultSource {
+  const info = deviceOf(root.iommufd, ctx, idev);
   return info === undefined
     ? { driver: "mock", unit: 0, rid: 0 }
     : { driver: info.driver, unit: info.unit, rid: info.rid };
@@ -228,7 +228,7 @@ export function decideTriggerIopf(
       data: {
         fault: t.fault,
         devId: d.devId,
-        source: sourceOf(root, idev),
+        source: sourceOf(root, d.ctx, idev),
         pasid: d.pasid,
         grpid: d.grpid,
         page: { addr: d.addr, perm: d.perm, flags },

@@ -13,7 +13,7 @@
  *   RESUME or PRI_RESP");
  * - the selftest mock: nothing (mock_domain_page_response()).
  */
-import { PRI_RESP, type SmmuRoot, type SmmuState, cmd as smmuCmd, smmuSubsystem } from "@iommu-sim/hw-smmu";
+import { PRI_RESP, type SmmuState, cmd as smmuCmd } from "@iommu-sim/hw-smmu";
 import {
   descriptorSize,
   encodeDescriptors,
@@ -21,7 +21,9 @@ import {
   unitFeatures,
   type VtdState,
 } from "@iommu-sim/hw-vtd";
-import { IOMMU_PGFAULT_FLAGS_PASID_VALID, isErrno } from "@iommu-sim/uapi";
+import { IOMMU_PGFAULT_FLAGS_PASID_VALID } from "@iommu-sim/uapi";
+import type { HwRoot } from "../drivers/driver";
+import { driverOf } from "../drivers/index";
 import type { FaultSource } from "./queue";
 
 /** Linux `enum iommu_page_response_code` FAILURE (SUCCESS 0 and INVALID 1 equal IOMMUFD_PAGE_RESP_*). */
@@ -82,32 +84,17 @@ export function smmuResponseCmd(g: GroupTail, code: number): [bigint, bigint] {
   return [w0, w1];
 }
 
-const NO_FAULTS = { step: () => undefined };
-
 /**
- * The hardware events of answering group `g` with `code` (IOMMUFD_PAGE_RESP_*
- * or FAILURE): VT-d `vtd.qi.executed` of the descriptor; SMMU what its
- * command queue does with CMD_PRI_RESP (`smmu.cmd.consumed`, or held
- * behind a queue error); none for the mock or a unit that is gone. Cannot
- * fail (iopf_group_response() returns nothing).
+ * The events of answering group `g` with `code` (IOMMUFD_PAGE_RESP_* or
+ * FAILURE): its driver's `pageResponse` — VT-d `vtd.qi.executed` of the
+ * descriptor; SMMU what its command queue does with CMD_PRI_RESP
+ * (`smmu.cmd.consumed`, or held behind a queue error); none for the mock
+ * or a unit that is gone. Cannot fail (iopf_group_response() returns nothing).
  */
 export function responseEvents(
   root: ResponseRoot,
   g: GroupTail,
   code: number,
 ): { type: string; data: unknown }[] {
-  if (g.source.driver === "vtd" && root.vtd !== undefined) {
-    const descriptors = vtdResponseBytes(root.vtd, g, code);
-    if (descriptors === undefined) return [];
-    return [{ type: "vtd.qi.executed", data: { unit: g.source.unit, descriptors } }];
-  }
-  if (g.source.driver === "smmu" && root.smmu !== undefined) {
-    const r = smmuSubsystem.decide(
-      root.smmu,
-      { type: "smmu.cmdq.submit", data: { instance: g.source.unit, cmds: [smmuResponseCmd(g, code)] } },
-      { ...NO_FAULTS, root: root as unknown as SmmuRoot },
-    );
-    return isErrno(r) ? [] : [...r];
-  }
-  return [];
+  return driverOf(g.source.driver).pageResponse(root as HwRoot, g, code);
 }

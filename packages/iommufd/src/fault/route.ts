@@ -6,6 +6,7 @@
  */
 import { objectDevice } from "../devices";
 import type { DriverKind } from "../drivers/driver";
+import { driverOf } from "../drivers/index";
 import type { IommufdContext, IommufdObject, IommufdState } from "../state";
 
 /** A device object: its context and id. */
@@ -46,8 +47,8 @@ export function hwptAt(ctx: IommufdContext, idev: IommufdObject, pasid: number):
  * arm_smmu_ops); Intel VT-d does not (its PASIDs are attached one by one).
  */
 function userPasidTable(state: IommufdState, idev: IommufdObject): boolean {
-  const info = objectDevice(state, idev);
-  return info === undefined || info.driver === "smmu";
+  const kind = idev.device === undefined ? "mock" : objectDevice(state, idev)?.driver;
+  return kind !== undefined && driverOf(kind).userPasidTable;
 }
 
 /**

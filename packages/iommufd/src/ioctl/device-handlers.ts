@@ -4,19 +4,13 @@
  * and the VT-d / SMMUv3 drivers.
  */
 import {
-  IOMMU_HW_CAP_DIRTY_TRACKING,
   IOMMU_HW_INFO_FLAG_INPUT_TYPE,
-  IOMMU_HW_INFO_SELFTEST_REGVAL,
   IOMMU_HW_INFO_TYPE_DEFAULT,
-  IOMMU_HW_INFO_TYPE_SELFTEST,
   IOMMU_HWPT_FAULT_ID_VALID,
   isErrno,
-  MOCK_FLAGS_DEVICE_NO_DIRTY,
-  MOCK_FLAGS_DEVICE_PASID,
-  MOCK_PASID_WIDTH,
 } from "@iommu-sim/uapi";
-import { objectDevice } from "../devices";
-import type { HwInfo, HwRoot } from "../drivers/driver";
+import { deviceOf } from "../devices";
+import type { HwRoot } from "../drivers/driver";
 import { driverOf } from "../drivers/index";
 import { getObject } from "../objects";
 import type { IommufdRoot } from "../root";
@@ -61,30 +55,6 @@ export function hwptAlloc(call: Call): number {
 }
 
 /**
- * The mock's hw_info (selftest.c mock_domain_hw_info): struct
- * iommu_test_hw_info {u32 flags = 0; u32 test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL},
- * type IOMMU_HW_INFO_TYPE_SELFTEST; another requested type → EOPNOTSUPP.
- */
-function mockHwInfo(inType: number): Uint8Array | undefined {
-  if (inType !== IOMMU_HW_INFO_TYPE_DEFAULT && inType !== IOMMU_HW_INFO_TYPE_SELFTEST) return undefined;
-  const data = new Uint8Array(8);
-  new DataView(data.buffer).setUint32(4, IOMMU_HW_INFO_SELFTEST_REGVAL, true);
-  return data;
-}
-
-/** The mock device's answer: its struct, dirty tracking unless NO_DIRTY, PASID width with MOCK_FLAGS_DEVICE_PASID. */
-function mockInfo(inType: number, flags: number): HwInfo | undefined {
-  const data = mockHwInfo(inType);
-  if (data === undefined) return undefined;
-  return {
-    type: IOMMU_HW_INFO_TYPE_SELFTEST,
-    data,
-    capabilities: flags & MOCK_FLAGS_DEVICE_NO_DIRTY ? 0n : BigInt(IOMMU_HW_CAP_DIRTY_TRACKING),
-    maxPasidLog2: flags & MOCK_FLAGS_DEVICE_PASID ? MOCK_PASID_WIDTH : 0,
-  };
-}
-
-/**
  * IOMMU_GET_HW_INFO: the driver's struct (iommu_test_hw_info,
  * iommu_hw_info_vtd, iommu_hw_info_arm_smmuv3); a requested
  * `in_data_type` other than DEFAULT or the driver's → EOPNOTSUPP. Copies min(data_len, driver data size) bytes to
@@ -105,14 +75,10 @@ export function getHwInfo(call: Call): number {
   const dev = getObject(c, v.dev_id, "device");
   if (isErrno(dev)) return dev.ret;
   const root = call.env.peek();
-  const hw = objectDevice(root.iommufd, dev);
-  let info: HwInfo | undefined;
-  if (hw === undefined) info = mockInfo(inType, dev.flags ?? 0);
-  else {
-    info = driverOf(hw.driver).hwInfo(root as HwRoot, hw);
-    if (info !== undefined && inType !== IOMMU_HW_INFO_TYPE_DEFAULT && inType !== info.type) info = undefined;
-  }
-  if (info === undefined) return EOPNOTSUPP;
+  const hw = deviceOf(root.iommufd, call.ctx, dev);
+  const info = hw === undefined ? undefined : driverOf(hw.driver).hwInfo(root as HwRoot, hw);
+  if (info === undefined || (inType !== IOMMU_HW_INFO_TYPE_DEFAULT && inType !== info.type))
+    return EOPNOTSUPP;
   const data = info.data;
   if (v.data_len > 0) {
     const out = new Uint8Array(v.data_len);

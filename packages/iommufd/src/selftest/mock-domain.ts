@@ -18,6 +18,9 @@ import {
   MOCK_FLAGS_DEVICE_PASID,
 } from "@iommu-sim/uapi";
 import { resolveAttachTarget } from "../attach";
+import { domainRef, mockDeviceInfo } from "../devices";
+import type { HwRoot } from "../drivers/driver";
+import { mockDriver } from "../drivers/mock";
 import { allocObjectId, getContext } from "../objects";
 import type { IommufdRoot } from "../root";
 
@@ -27,7 +30,8 @@ const KNOWN_FLAGS = MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_HUGE_IOVA | M
 
 /**
  * Errors: EBADF context; EINVAL unknown flags, or `ptId` neither an IOAS nor
- * a (paging or nested) HWPT; ENOENT no object `ptId`; ENOMEM fault points
+ * a (paging or nested) HWPT, or the mock driver's attach refusal (a
+ * NO_DIRTY device on a dirty-tracking HWPT); ENOENT no object `ptId`; ENOMEM fault points
  * `selftest.mock_dev_create`, `iommufd.device_bind`, and the HWPT's.
  * Events: [new HWPT's], device object (driver-held, attached), selftest
  * object (holding the device).
@@ -56,7 +60,12 @@ export function decideMockDomain(
   const target = resolveAttachTarget(root, context, c.ptId, [stdevId, idevId], deviceKobj + 1, ctx);
   if (isErrno(target)) return target;
   const hwptId = target.hwptId;
-  const events: Decided = [...target.events];
+  // The mock driver's attach_dev (drivers/mock.ts): a new auto domain is not in the table yet.
+  const info = mockDeviceInfo(c.ctx, { id: idevId, type: "device", refs: [], flags: c.flags });
+  const kobj = context.objects[hwptId]?.kobj ?? deviceKobj + 1;
+  const hw = mockDriver.attachDevice(root as HwRoot, domainRef(root.iommufd, kobj), info, 0, ctx);
+  if (isErrno(hw)) return hw;
+  const events: Decided = [...target.events, ...hw];
   events.push(
     {
       type: "iommufd.object.created",

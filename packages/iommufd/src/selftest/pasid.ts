@@ -25,11 +25,13 @@ import {
   type Errno,
   errno,
   IOMMU_HWPT_ALLOC_PASID,
-  IOMMU_TEST_PASID_RESERVED,
   isErrno,
   MOCK_FLAGS_DEVICE_PASID,
   MOCK_PASID_WIDTH,
 } from "@iommu-sim/uapi";
+import { domainRef, mockDeviceInfo } from "../devices";
+import type { HwRoot } from "../drivers/driver";
+import { mockDriver } from "../drivers/mock";
 import { faultDetachEffects } from "../fault/decide";
 import { decideHwptPagingAlloc } from "../hwpt";
 import { allocObjectId, getContext, getObject } from "../objects";
@@ -154,6 +156,12 @@ function autoDomainExists(context: IommufdContext, ioasId: number): boolean {
   return false;
 }
 
+/** The mock driver's set_dev_pasid of `r.pasid` to HWPT `hwpt` (its refusals: drivers/mock.ts). */
+function driverAttach(root: IommufdRoot, r: MockPasid, hwpt: IommufdObject, ctx: Ctx): Decided | Errno {
+  const dev = mockDeviceInfo(r.context.id, r.idev);
+  return mockDriver.attachDevice(root as HwRoot, domainRef(root.iommufd, hwpt.kobj!), dev, r.pasid, ctx);
+}
+
 function pasidSet(r: MockPasid, hwpt: number) {
   return {
     type: "iommufd.selftest.pasid_set",
@@ -187,7 +195,9 @@ export function decideMockPasidAttach(
   if (bad) return bad;
   const fail = ctx.step("iommufd.pasid_attach_alloc", "ENOMEM");
   if (fail) return fail;
-  return [pasidSet(r, target.id)];
+  const hw = driverAttach(root, r, target, ctx);
+  if (isErrno(hw)) return hw;
+  return [...hw, pasidSet(r, target.id)];
 }
 
 /**
@@ -195,9 +205,9 @@ export function decideMockPasidAttach(
  * attached PASID in one step (device.c iommufd_device_do_replace →
  * iommufd_hwpt_replace_device); the same HWPT changes nothing. The old
  * attachment's pending page requests are answered INVALID. The mock
- * driver fails a replace at PASID IOMMU_TEST_PASID_RESERVED (1024) of an
- * attached PASID with ENOMEM and keeps the old domain (selftest.c
- * mock_domain_set_dev_pasid_nop).
+ * driver (drivers/mock.ts) fails a replace at PASID
+ * IOMMU_TEST_PASID_RESERVED (1024) of an attached PASID with ENOMEM and
+ * keeps the old domain (selftest.c mock_domain_set_dev_pasid_nop).
  * Errors, in Linux's order: `mockPasid`'s; ENOENT / EINVAL `ptId` (an
  * IOAS: EINVAL); EINVAL the PASID is not attached; EINVAL PASID
  * compatibility; ENOMEM fault point `iommufd.pasid_replace_alloc` (the new
@@ -219,9 +229,9 @@ export function decideMockPasidReplace(
   if (bad) return bad;
   const fail = ctx.step("iommufd.pasid_replace_alloc", "ENOMEM");
   if (fail) return fail;
-  if (r.pasid === IOMMU_TEST_PASID_RESERVED)
-    return errno("ENOMEM", "the mock driver fails replaces at PASID 1024");
-  return [...faultDetachEffects(root, r.context.id, r.idev.id, r.pasid), pasidSet(r, target.id)];
+  const hw = driverAttach(root, r, target, ctx);
+  if (isErrno(hw)) return hw;
+  return [...hw, ...faultDetachEffects(root, r.context.id, r.idev.id, r.pasid), pasidSet(r, target.id)];
 }
 
 /**
@@ -237,7 +247,11 @@ export function decideMockPasidDetach(
   const r = mockPasid(root, c.ctx, c.stdevId, c.pasid);
   if (isErrno(r)) return r;
   if (mockPasidHwpt(r.stdev, r.pasid) === undefined) return [];
-  return [...faultDetachEffects(root, r.context.id, r.idev.id, r.pasid), pasidSet(r, 0)];
+  return [
+    ...mockDriver.detachDevice(root as HwRoot, mockDeviceInfo(r.context.id, r.idev), r.pasid),
+    ...faultDetachEffects(root, r.context.id, r.idev.id, r.pasid),
+    pasidSet(r, 0),
+  ];
 }
 
 /**

@@ -9,6 +9,9 @@ import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import { type Errno, errno, isErrno } from "@iommu-sim/uapi";
 import { resolveAttachTarget } from "../attach";
 import { destroyEffects } from "../destroy-hooks";
+import { domainRef, mockDeviceInfo } from "../devices";
+import type { HwRoot } from "../drivers/driver";
+import { mockDriver } from "../drivers/mock";
 import { faultDetachEffects } from "../fault/attach";
 import { getContext, getObject, usersOf } from "../objects";
 import type { IommufdRoot } from "../root";
@@ -19,8 +22,8 @@ type Decided = { type: string; data: unknown }[];
 /**
  * Errors: ENOENT no selftest object `stdevId` or no object `ptId`; EINVAL a
  * `ptId` of another type, or a device that is not attached, or (PASIDs
- * attached, selftest/pasid.ts) a HWPT without IOMMU_HWPT_ALLOC_PASID; a new
- * HWPT's errors.
+ * attached, selftest/pasid.ts) a HWPT without IOMMU_HWPT_ALLOC_PASID, or
+ * the mock driver's attach refusal (drivers/mock.ts); a new HWPT's errors.
  * Events: [new HWPT], the device's refs, [the old auto domain's destruction].
  * Replacing with the current HWPT changes nothing (no events).
  */
@@ -41,8 +44,14 @@ export function decideMockDomainReplace(
   if (target.hwptId === oldId) return [];
   const incompatible = checkMockRidCompat(context, sobj, target.hwptId);
   if (incompatible) return incompatible;
+  // The mock driver's attach_dev (drivers/mock.ts): a new auto domain is not in the table yet.
+  const kobj = context.objects[target.hwptId]?.kobj ?? root.iommufd.nextKobj;
+  const info = mockDeviceInfo(c.ctx, idev);
+  const hw = mockDriver.attachDevice(root as HwRoot, domainRef(root.iommufd, kobj), info, 0, ctx);
+  if (isErrno(hw)) return hw;
   const events: Decided = [
     ...target.events,
+    ...hw,
     // The old HWPT's pending page requests of the device are answered INVALID (fault/attach.ts).
     ...faultDetachEffects(root, c.ctx, idev.id, 0),
     { type: "iommufd.object.refs.set", data: { ctx: c.ctx, id: idev.id, refs: [target.hwptId] } },
