@@ -8,6 +8,11 @@
  * struct copy in, decide, copy out: the cheapest modelled ioctl).
  * `cli.exec.roundtrip`: the same loop on a driver that answers at once,
  * i.e. what the transport costs without the model.
+ * Each runs with the default transport: the shared slot
+ * (src/daemon/shm.ts), or the socket while the CPUs are oversubscribed
+ * (/proc/pressure/cpu). `.slot` forces the slot; the `.socket` variants
+ * set IOMMU_SIM_TRANSPORT=socket (every request a UNIX-socket round trip
+ * through the daemon's event loop, the transport before the slot).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import type { BenchCase } from "../../../bench/harness";
 import type { DeviceDriver } from "../src/daemon/driver";
 import { type Daemon, startDaemon } from "../src/daemon/server";
+import { cpuPressure } from "../src/daemon/shm";
 import { createModel } from "../src/model";
 import { buildShim } from "../src/shim/build";
 
@@ -25,6 +31,8 @@ let exe = "";
 let mapExe = "";
 let shim = "";
 let daemon: Daemon | undefined;
+/** Set by the `.slot` cases: the CPU pressure the daemon sees (0 keeps every shim on its slot). */
+let pressure: number | undefined;
 
 /** A driver whose ioctl answers 0 at once: what the transport alone costs. */
 const nopDriver: DeviceDriver = {
@@ -33,11 +41,19 @@ const nopDriver: DeviceDriver = {
   open: () => ({ ioctl: () => 0, release() {} }),
 };
 
-/** Run ioctl_loop (COUNT round trips on PATH), or map_loop with `map`, and return its rate. */
-function run(count: number, path = "/dev/iommu", map = false): Promise<number> {
+/**
+ * Run ioctl_loop (COUNT round trips on PATH), or map_loop with `map`, and
+ * return its rate; `transport` "socket" sets IOMMU_SIM_TRANSPORT=socket.
+ */
+function run(count: number, path = "/dev/iommu", map = false, transport = "slot"): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(map ? mapExe : exe, map ? [String(count)] : [String(count), path], {
-      env: { ...process.env, LD_PRELOAD: shim, IOMMU_SIM_SOCKET: daemon!.socketPath },
+      env: {
+        ...process.env,
+        LD_PRELOAD: shim,
+        IOMMU_SIM_SOCKET: daemon!.socketPath,
+        IOMMU_SIM_TRANSPORT: transport,
+      },
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
@@ -72,8 +88,13 @@ const cases: BenchCase[] = [
       daemon = await startDaemon({
         socketPath: join(dir, "d.sock"),
         drivers: [...createModel().drivers, nopDriver],
+        cpuPressure: () => pressure ?? cpuPressure(),
       });
-      await run(20_000); // warm the daemon's JIT, as a long-running daemon is
+      // Warm the daemon's JIT on both paths the cases measure, as a
+      // long-running daemon is: a cold daemon's first ~100,000 map/unmap
+      // pairs run up to 2× slower while V8 optimises the model's code.
+      await run(20_000);
+      await run(50_000, "", true);
     },
     async teardown() {
       await daemon?.close();
@@ -101,6 +122,43 @@ const cases: BenchCase[] = [
     setup: () => cases[0]!.setup!(),
     teardown: () => cases[0]!.teardown!(),
     measure: () => run(10_000, "", true),
+  },
+  {
+    name: "cli.exec.map4k.slot",
+    kind: "value",
+    unit: "pairs/s",
+    doc: "cli.exec.map4k with the slot forced (the daemon sees no CPU pressure, so shims never fall back to the socket)",
+    samples: 5,
+    setup: () => cases[0]!.setup!(),
+    teardown: () => cases[0]!.teardown!(),
+    async measure() {
+      pressure = 0;
+      try {
+        return await run(10_000, "", true);
+      } finally {
+        pressure = undefined;
+      }
+    },
+  },
+  {
+    name: "cli.exec.map4k.socket",
+    kind: "value",
+    unit: "pairs/s",
+    doc: "cli.exec.map4k with IOMMU_SIM_TRANSPORT=socket: every request a socket round trip (the transport before the shared slot)",
+    samples: 5,
+    setup: () => cases[0]!.setup!(),
+    teardown: () => cases[0]!.teardown!(),
+    measure: () => run(10_000, "", true, "socket"),
+  },
+  {
+    name: "cli.exec.roundtrip.socket",
+    kind: "value",
+    unit: "ioctls/s",
+    doc: "cli.exec.roundtrip with IOMMU_SIM_TRANSPORT=socket",
+    samples: 5,
+    setup: () => cases[0]!.setup!(),
+    teardown: () => cases[0]!.teardown!(),
+    measure: () => run(20_000, "/dev/vfio/bench-nop", false, "socket"),
   },
 ];
 

@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,7 +58,32 @@ enum {
 	MSG_FORK_CANCEL = 9,
 	MSG_FORK_DONE = 10,
 	MSG_MUNMAP = 11,
+	MSG_SHM_ATTACH = 12,
+	MSG_WAKE = 13,
 };
+
+/* The shared slot (protocol.md "Shared slot", src/daemon/shm.ts SLOT): a
+ * memfd both sides map/read; u32 fields at the offsets below. */
+#define MAX_FRAME 8192
+#define SLOT_SIZE 20480
+#define SLOT_REQ_SEQ 0
+#define SLOT_REQ_SUM 4
+#define SLOT_POLLING 8
+#define SLOT_SLEEPING 12
+#define SLOT_ROUTE 16
+#define SLOT_REQ 32
+#define SLOT_REP_SEQ (64 + MAX_FRAME)
+#define SLOT_REP_SUM (68 + MAX_FRAME)
+#define SLOT_REP (72 + MAX_FRAME)
+/* Waiting for a reply: spin with `pause` for a budget between these (ns,
+ * adaptive), then block on the socket for the daemon's WAKE. */
+#define SLOT_SPIN_MAX_NS 50000L
+#define SLOT_SPIN_MIN_NS 2000L
+/* While blocked: re-send WAKE after this long if the daemon is not polling
+ * (a safety net; the handshake needs no second WAKE). */
+#define SLOT_RESEND_MS 50
+/* IOCTL requests carry up to this many bytes of memory at `arg` (protocol.md, IOCTL). */
+#define PREFETCH 128
 
 /* fds at or above this are never served (the fd map is a flat array). */
 #define MAX_FD 65536
@@ -91,6 +117,9 @@ static int32_t *fdmap;         /* fd -> daemon file id (0 = not served) */
 static char ns[MAX_NS][64];    /* the served namespace (from HELLO) */
 static int ns_count;
 static uint8_t nonce[16];      /* proves our pid to the daemon */
+static uint8_t *slot;          /* the shared slot (NULL: requests go on the socket) */
+static pid_t slot_pid;         /* the process whose slot it is (a forked child must not use it) */
+static uint32_t slot_seq;      /* the last request's req_seq */
 
 /* Per-process count of our fds on each daemon file: the last close lets go. */
 struct held { uint32_t file; uint32_t fds; };
@@ -143,11 +172,157 @@ static int send_all(const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Forget the slot (the connection is gone, or it is the parent's after fork). */
+static void drop_slot(void)
+{
+	if (slot) real_munmap(slot, SLOT_SIZE);
+	slot = NULL;
+}
+
 static void disconnect(int why)
 {
 	if (sock >= 0) real_close(sock);
 	sock = -1;
 	broken = why;
+	drop_slot();
+}
+
+static inline uint32_t *slot_word(size_t off) { return (uint32_t *)(void *)(slot + off); }
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static long elapsed_ns(const struct timespec *a)
+{
+	struct timespec b;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a->tv_sec) * 1000000000L + (b.tv_nsec - a->tv_nsec);
+}
+
+/* A slot record's checksum (src/daemon/shm.ts slotSum): 32-bit FNV-1a over
+ * the frame, seeded with the offset basis XOR seq. */
+static uint32_t slot_sum(uint32_t seq, const uint8_t *p, size_t n)
+{
+	uint32_t h = 0x811c9dc5u ^ seq;
+	for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x01000193u;
+	return h;
+}
+
+/* Whether the reply to `seq` is complete in the slot: rep_seq says so and
+ * the sum matches (the daemon's pwrite may store its bytes in any order). */
+static int slot_replied(uint32_t seq)
+{
+	if (__atomic_load_n(slot_word(SLOT_REP_SEQ), __ATOMIC_ACQUIRE) != seq) return 0;
+	const uint8_t *rep = slot + SLOT_REP;
+	uint32_t len = get32(rep);
+	if (len < HDR || len > MAX_FRAME) return 0;
+	return slot_sum(seq, rep, len) == __atomic_load_n(slot_word(SLOT_REP_SUM), __ATOMIC_ACQUIRE);
+}
+
+/* Tell the daemon a request is in the slot (it was not polling). */
+static int send_wake(void)
+{
+	uint8_t w[HDR];
+	put32(w, HDR);
+	put16(w + 4, MSG_WAKE);
+	put16(w + 6, 0);
+	put32(w + 8, 0);
+	return send_all(w, sizeof w);
+}
+
+/* Wait until the daemon has answered request `seq` (slot_replied): spin,
+ * then block on the socket with `sleeping` set, which makes the daemon send
+ * WAKE | REPLY after the reply (the Dekker handshake of protocol.md: set
+ * the flag, fence, re-read rep_seq). No socket request is in flight
+ * meanwhile (the lock is held), so the socket can hold only WAKE | REPLY
+ * frames: they are drained as bytes. 0, or -1 if the connection is gone.
+ * Lock held. */
+static int slot_wait(uint32_t seq)
+{
+	/* The spin budget adapts to how long replies take: it doubles when
+	 * the reply came while spinning; after a sleep it grows to twice the
+	 * wait when the wait was short (a longer spin would have caught the
+	 * reply) and halves when the wait was long (the daemon is slow, or
+	 * shares this CPU and cannot run while we spin). Growing only on a hit
+	 * would be a trap: once at the minimum, a reply slower than it never
+	 * comes in time, so the budget would stay there for good. */
+	static long spin_ns = SLOT_SPIN_MAX_NS;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 1;; i++) {
+		if (slot_replied(seq)) {
+			if (spin_ns < SLOT_SPIN_MAX_NS) spin_ns *= 2;
+			return 0;
+		}
+		/* A signal handler's round trip reused the slot under us (the lock is recursive). */
+		if (__atomic_load_n(&slot_seq, __ATOMIC_RELAXED) != seq) return -1;
+		if (i % 32) { cpu_relax(); continue; }
+		if (elapsed_ns(&t0) > spin_ns) break;
+	}
+	for (;;) {
+		__atomic_store_n(slot_word(SLOT_SLEEPING), 1, __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (slot_replied(seq)) break;
+		if (__atomic_load_n(&slot_seq, __ATOMIC_RELAXED) != seq) goto gone;
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		int r = real_poll(&p, 1, SLOT_RESEND_MS);
+		if (r < 0 && errno != EINTR) goto gone;
+		if (r > 0) {
+			uint8_t junk[256];
+			ssize_t n = recv(sock, junk, sizeof junk, MSG_DONTWAIT);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) goto gone;
+		} else if (r == 0 && __atomic_load_n(slot_word(SLOT_POLLING), __ATOMIC_ACQUIRE) == 0) {
+			if (send_wake() < 0) goto gone;
+		}
+	}
+	__atomic_store_n(slot_word(SLOT_SLEEPING), 0, __ATOMIC_RELAXED);
+	long waited = elapsed_ns(&t0);
+	if (waited < SLOT_SPIN_MAX_NS)
+		spin_ns = 2 * waited < SLOT_SPIN_MAX_NS ? (2 * waited > spin_ns ? 2 * waited : spin_ns) : SLOT_SPIN_MAX_NS;
+	else if (spin_ns > SLOT_SPIN_MIN_NS)
+		spin_ns /= 2;
+	return 0;
+gone:
+	__atomic_store_n(slot_word(SLOT_SLEEPING), 0, __ATOMIC_RELAXED);
+	return -1;
+}
+
+/* A round trip through the slot (same frames as the socket). Lock held. */
+static ssize_t slot_roundtrip(uint16_t type, const uint8_t *body, size_t len, uint8_t *reply, size_t cap)
+{
+	uint8_t *req = slot + SLOT_REQ;
+	const uint8_t *rep = slot + SLOT_REP;
+	uint32_t tag = next_tag++;
+	put32(req, (uint32_t)(HDR + len));
+	put16(req + 4, type);
+	put16(req + 6, 0);
+	put32(req + 8, tag);
+	memcpy(req + HDR, body, len);
+	uint32_t seq = ++slot_seq;
+	if (seq == 0) seq = ++slot_seq; /* 0 is the daemon's "nothing seen yet" */
+	int saved = errno;
+	__atomic_store_n(slot_word(SLOT_REQ_SUM), slot_sum(seq, req, HDR + len), __ATOMIC_RELAXED);
+	__atomic_store_n(slot_word(SLOT_REQ_SEQ), seq, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(slot_word(SLOT_POLLING), __ATOMIC_ACQUIRE) == 0 && send_wake() < 0) goto fail;
+	if (slot_wait(seq) < 0) goto fail;
+	uint32_t rlen = get32(rep);
+	if (get16(rep + 4) != (type | REPLY) || get32(rep + 8) != tag) goto fail;
+	size_t n = rlen - HDR < cap ? rlen - HDR : cap;
+	memcpy(reply, rep + HDR, n);
+	errno = saved;
+	return (ssize_t)(rlen - HDR);
+fail:
+	warn_once("lost the connection to the daemon; served fds now fail with EIO");
+	disconnect(EIO);
+	errno = saved;
+	return -1;
 }
 
 /* One round trip; `reply` gets the reply body (up to `cap` bytes). Returns the
@@ -156,6 +331,9 @@ static ssize_t roundtrip(uint16_t type, const uint8_t *body, size_t len, uint8_t
 {
 	uint8_t frame[HDR + 4096 + 16];
 	if (len > sizeof frame - HDR) return -1;
+	/* The daemon routes requests to the socket while the CPUs are oversubscribed (protocol.md). */
+	if (slot && slot_pid == sock_pid && __atomic_load_n(slot_word(SLOT_ROUTE), __ATOMIC_RELAXED) == 0)
+		return slot_roundtrip(type, body, len, reply, cap);
 	uint32_t tag = next_tag++;
 	put32(frame, (uint32_t)(HDR + len));
 	put16(frame + 4, type);
@@ -169,7 +347,13 @@ static ssize_t roundtrip(uint16_t type, const uint8_t *body, size_t len, uint8_t
 	 * connection, so reading ahead cannot take another frame's bytes). */
 	uint8_t in[8192];
 	size_t got = 0;
-	while (got < HDR || got < get32(in)) {
+	for (;;) {
+		/* With a slot, WAKE | REPLY frames (12 bytes) may come first: left over, skipped. */
+		while (got >= HDR && get32(in) == HDR && get16(in + 4) == (MSG_WAKE | REPLY)) {
+			memmove(in, in + HDR, got - HDR);
+			got -= HDR;
+		}
+		if (got >= HDR && get32(in) <= got) break;
 		ssize_t r = recv(sock, in + got, sizeof in - got, 0);
 		if (r < 0 && errno == EINTR) continue;
 		if (r <= 0) goto fail;
@@ -177,7 +361,10 @@ static ssize_t roundtrip(uint16_t type, const uint8_t *body, size_t len, uint8_t
 		if (got >= HDR && (get32(in) < HDR || get32(in) > sizeof in)) goto fail;
 	}
 	uint32_t rlen = get32(in);
-	if (got != rlen || get16(in + 4) != (type | REPLY) || get32(in + 8) != tag) goto fail;
+	if (get16(in + 4) != (type | REPLY) || get32(in + 8) != tag) goto fail;
+	/* Anything after the reply can only be late WAKE | REPLY frames. */
+	for (size_t off = rlen; off < got; off += HDR)
+		if (got - off < HDR || get32(in + off) != HDR || get16(in + off + 4) != (MSG_WAKE | REPLY)) goto fail;
 	size_t n = rlen - HDR < cap ? rlen - HDR : cap;
 	memcpy(reply, in + HDR, n);
 	errno = saved;
@@ -196,6 +383,35 @@ static int64_t call(uint16_t type, const uint8_t *body, size_t len)
 	if (sock < 0) return -(broken ? broken : EIO);
 	if (roundtrip(type, body, len, r, sizeof r) < 8) return -EIO;
 	return (int64_t)get64(r);
+}
+
+/* Serve this process's requests through a shared slot from now on
+ * (protocol.md "Shared slot"): a memfd of SLOT_SIZE bytes, mapped shared,
+ * which the daemon opens through /proc/<pid>/fd during SHM_ATTACH; the fd
+ * is closed right after (the mapping keeps the memfd). Without memfd, or
+ * with a daemon that answers ENOSYS, or IOMMU_SIM_TRANSPORT=socket,
+ * requests stay on the socket. Lock held. */
+static void attach_slot(void)
+{
+	const char *t = getenv("IOMMU_SIM_TRANSPORT");
+	if (t && strcmp(t, "socket") == 0) return;
+	int m = (int)syscall(SYS_memfd_create, "iommu-sim-slot", 1 /* MFD_CLOEXEC */);
+	if (m < 0) return;
+	void *p = MAP_FAILED;
+	if (ftruncate(m, SLOT_SIZE) == 0) p = real_mmap(NULL, SLOT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	if (p == MAP_FAILED) { real_close(m); return; }
+	uint8_t b[8];
+	put32(b, (uint32_t)m);
+	put32(b + 4, SLOT_SIZE);
+	int64_t r = call(MSG_SHM_ATTACH, b, sizeof b);
+	real_close(m);
+	if (r == 0 && sock >= 0) {
+		slot = p;
+		slot_pid = sock_pid;
+		slot_seq = 0;
+	} else {
+		real_munmap(p, SLOT_SIZE);
+	}
 }
 
 /* Connect and say HELLO (claiming `fork_token`'s files when non-zero). Lock held. */
@@ -258,6 +474,7 @@ static int connect_daemon(uint64_t fork_token)
 		off += 2 + l;
 	}
 	broken = 0;
+	attach_slot();
 	return 0;
 }
 
@@ -269,6 +486,7 @@ static int ensure_connected(void)
 		/* A child made without our fork() (raw clone): it holds nothing of the parent's. */
 		real_close(sock);
 		sock = -1;
+		drop_slot();
 	}
 	if (broken && broken != ENOENT) return -1;
 	return connect_daemon(0);
@@ -588,18 +806,72 @@ static int64_t ioctl_call(const uint8_t *body, size_t len)
 	return (int64_t)get64(r);
 }
 
+/* The main thread's stack, [main_stack_lo, main_stack_hi) (glibc's
+ * pthread_getattr_np, read once at load: it may allocate, so never later,
+ * when an ioctl could come from a signal handler). */
+static uintptr_t main_stack_lo, main_stack_hi;
+
+__attribute__((constructor)) static void find_main_stack(void)
+{
+	pthread_attr_t a;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &a) != 0) return;
+	if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+		main_stack_lo = (uintptr_t)addr;
+		main_stack_hi = (uintptr_t)addr + size;
+	}
+	pthread_attr_destroy(&a);
+}
+
+/* Whether [va, va+len) lies on the main thread's stack between this frame
+ * and the stack's top while we run on that stack: memory that is mapped
+ * and readable (the stack VMA reaches from below the stack pointer to its
+ * top), so a plain copy cannot fault. ioctl structs usually live there,
+ * and this saves the process_vm_readv system call (about 1 µs). On a
+ * thread's, a coroutine's or a signal's alternate stack, sp is outside
+ * the range and the answer is no. */
+static int on_main_stack(uintptr_t va, size_t len)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	return sp >= main_stack_lo && sp < main_stack_hi && va >= sp && va + len <= main_stack_hi && va + len > va;
+}
+
+/* Copy up to `cap` bytes of our own memory at `va` into `out`, never past
+ * the end of va's page (a page the kernel's copy_from_user of the struct
+ * would not touch is not touched: no fault-in, no userfaultfd wait), with
+ * process_vm_readv — EFAULT instead of SIGSEGV for the bad pointers
+ * selftests pass — or with a plain copy where on_main_stack() says it is
+ * safe. The daemon serves the ioctl's reads of that range from these
+ * bytes instead of /proc/<pid>/mem. Returns the bytes copied. */
+static size_t prefetch(uintptr_t va, uint8_t *out, size_t cap)
+{
+	if (va < 4096) return 0;
+	size_t in_page = 4096 - (va & 4095);
+	size_t len = in_page < cap ? in_page : cap;
+	if (on_main_stack(va, len)) {
+		memcpy(out, (const void *)va, len);
+		return len;
+	}
+	struct iovec local = { out, len };
+	struct iovec remote = { (void *)va, local.iov_len };
+	ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	return n < 0 ? 0 : (size_t)n;
+}
+
 int ioctl(int fd, unsigned long request, ...)
 {
 	va_list ap; va_start(ap, request); void *arg = va_arg(ap, void *); va_end(ap);
 	resolve_all();
 	uint32_t file = served(fd);
 	if (!file) return real_ioctl(fd, request, arg);
-	uint8_t b[16];
+	uint8_t b[16 + PREFETCH];
 	put32(b, file);
 	put32(b + 4, (uint32_t)request); /* the kernel's cmd is an unsigned int */
 	put64(b + 8, (uint64_t)(uintptr_t)arg);
+	size_t n = 16 + prefetch((uintptr_t)arg, b + 16, PREFETCH);
 	pthread_mutex_lock(&lock);
-	int64_t r = ensure_connected() < 0 ? -EIO : ioctl_call(b, sizeof b);
+	int64_t r = ensure_connected() < 0 ? -EIO : ioctl_call(b, n);
 	pthread_mutex_unlock(&lock);
 	if (r < 0) { errno = (int)-r; return -1; }
 	return (int)r;
@@ -748,6 +1020,7 @@ pid_t fork(void)
 		pthread_mutex_lock(&lock);
 		if (sock >= 0) real_close(sock); /* the parent's connection */
 		sock = -1;
+		drop_slot(); /* the parent's slot: shared with it, never ours */
 		next_tag = 1;
 		if (token > 0 && connect_daemon((uint64_t)token) < 0) {
 			warn_once("the forked child could not claim its served fds");

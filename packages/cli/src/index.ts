@@ -1,7 +1,8 @@
 /**
  * @packageDocumentation
  * `iommu-sim`: run unmodified C programs against the model (exec, serve:
- * a UNIX-socket daemon + an LD_PRELOAD shim), and replay, rerun and inspect
+ * a daemon + an LD_PRELOAD shim, talking over a UNIX socket and a shared
+ * memfd slot), and replay, rerun and inspect
  * logs. The Node edge of iommu-sim: nothing imports this package except
  * tools built on it.
  */
@@ -23,6 +24,16 @@ export { FileTable } from "./daemon/files";
 export { ProcMemory } from "./daemon/memory";
 export { type Install, MSG, PROTOCOL_VERSION } from "./daemon/protocol";
 export { type Daemon, type DaemonOptions, startDaemon } from "./daemon/server";
+export {
+  cpuPressure,
+  openSlot,
+  POLL_WINDOW_MAX_MS,
+  POLL_WINDOW_MIN_MS,
+  ROUTE_SLOT_PSI,
+  ROUTE_SOCKET_PSI,
+  SLOT,
+  slotSum,
+} from "./daemon/shm";
 export { type IoasidPort, ioasidDriver } from "./drivers/ioasid";
 export { IommufdContextFile, iommufdDriver, type ModelPort } from "./drivers/iommufd";
 export { IommufdAnonFile, type IommufdFileOps } from "./drivers/iommufd-file";

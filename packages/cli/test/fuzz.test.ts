@@ -136,6 +136,16 @@ describe.skipIf(!HAS_CC)("daemon robustness", { timeout: 120_000 }, () => {
     await stillServes();
   });
 
+  it("SHM_ATTACH's checks, then random requests and garbage through a shared slot", async () => {
+    for (const seed of [21, 22, 23]) {
+      const r = await runClient("", daemon.socketPath, cProgram("fuzz_slot"), [String(seed), "25"]);
+      expect(r.stdout).toBe("PASSED\n");
+      expect(r.status).toBe(0);
+    }
+    await stillServes();
+    expect(daemon.slots().attached).toBe(0);
+  });
+
   it("random DMA traffic on every node: maps of real memory, faults, VFIO groups, /dev/ioasid, forks", async () => {
     for (const seed of [11, 12, 13]) {
       const r = await runClient(shim, daemon.socketPath, cProgram("fuzz_dma"), [String(seed), "1500"]);

@@ -50,16 +50,17 @@ export function exampleProgram(name: string): string {
   return exe;
 }
 
-/** Run `exe` as a client of a running daemon (LD_PRELOAD + socket), collecting its output. */
+/** Run `exe` as a client of a running daemon (LD_PRELOAD + socket, plus `env`), collecting its output. */
 export function runClient(
   shim: string,
   socket: string,
   exe: string,
   args: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(exe, args, {
-      env: { ...process.env, LD_PRELOAD: shim, IOMMU_SIM_SOCKET: socket },
+      env: { ...process.env, LD_PRELOAD: shim, IOMMU_SIM_SOCKET: socket, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

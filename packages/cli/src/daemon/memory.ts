@@ -29,9 +29,18 @@ function outOfRange(va: bigint, length: number): boolean {
   return va < 0n || va + BigInt(length) > MAX_VA;
 }
 
+/**
+ * The memory whose snapshot is live (one request is served at a time): a
+ * write through any other process's memory drops it, since it may reach
+ * the same shared page under another address.
+ */
+let snapshotHolder: ProcMemory | undefined;
+
 /** /proc/<pid>/mem of one process, opened once. */
 export class ProcMemory implements UserMemory {
   private fd: number;
+  /** Bytes the shim copied from [va, va + bytes.length) when it made the current request (see withSnapshot). */
+  private snapshot: { readonly va: bigint; readonly end: bigint; readonly bytes: Uint8Array } | undefined;
 
   private constructor(
     readonly pid: number,
@@ -62,10 +71,38 @@ export class ProcMemory implements UserMemory {
     }
   }
 
+  /**
+   * Run `f` (one request of this process) with `bytes` standing for user
+   * memory [va, va + bytes.length): the shim copied them from its own
+   * memory when the program made the call (an ioctl's argument struct,
+   * protocol.md "IOCTL"), so reads inside that range need no
+   * /proc/<pid>/mem access. The program is inside the call meanwhile, so
+   * the bytes are what copy_from_user would read; writes through this
+   * memory update them, and a write through another process's memory
+   * drops them (shared pages), as does the end of `f`.
+   */
+  withSnapshot<T>(va: bigint, bytes: Uint8Array, f: () => T): T {
+    const end = va + BigInt(bytes.length);
+    if (bytes.length === 0 || outOfRange(va, bytes.length)) return f();
+    this.snapshot = { va, end, bytes };
+    snapshotHolder = this;
+    try {
+      return f();
+    } finally {
+      this.snapshot = undefined;
+      if (snapshotHolder === this) snapshotHolder = undefined;
+    }
+  }
+
   /** Copy `length` bytes from user VA `va` (copy_from_user); EFAULT where unmapped. */
   read(va: bigint, length: number): Uint8Array | Errno {
     if (length > MAX_TRANSFER) return errno("ENOMEM", `read of ${length} bytes`);
     if (outOfRange(va, length)) return errno("EFAULT", `0x${va.toString(16)} is not a user address`);
+    const s = this.snapshot;
+    if (s !== undefined && va >= s.va && va + BigInt(length) <= s.end) {
+      const at = Number(va - s.va);
+      return s.bytes.slice(at, at + length);
+    }
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -97,7 +134,25 @@ export class ProcMemory implements UserMemory {
       if (n === 0) return errno("EFAULT", `unwritable user memory at 0x${(va + BigInt(done)).toString(16)}`);
       done += n;
     }
+    this.wrote(va, bytes);
     return undefined;
+  }
+
+  /** Keep the live snapshot true after a write of `bytes` at `va`. */
+  private wrote(va: bigint, bytes: Uint8Array): void {
+    if (snapshotHolder === undefined) return;
+    if (snapshotHolder !== this) {
+      snapshotHolder.snapshot = undefined;
+      snapshotHolder = undefined;
+      return;
+    }
+    const s = this.snapshot;
+    if (s === undefined) return;
+    const end = va + BigInt(bytes.length);
+    const from = va > s.va ? va : s.va;
+    const to = end < s.end ? end : s.end;
+    if (from >= to) return;
+    s.bytes.set(bytes.subarray(Number(from - va), Number(to - va)), Number(from - s.va));
   }
 
   /** Close the file (the process exited or disconnected). */

@@ -49,6 +49,19 @@ export const MSG = {
   FORK_DONE: 10,
   /** `u64 addr, u64 length` → `i64` 0: the process unmapped (or MAP_FIXED-replaced) that range of its memory. */
   MUNMAP: 11,
+  /**
+   * `u32 fd, u32 size` → `i64` 0 or −errno: serve this process's requests
+   * through the shared slot in its memfd `fd` of `size` = SHM_SIZE bytes
+   * (shm.ts). Sent on the socket only.
+   */
+  SHM_ATTACH: 12,
+  /**
+   * (empty), no reply: a request is waiting in the shared slot and the
+   * daemon was not polling it. Daemon → shim, `WAKE | REPLY` (no body): the
+   * reply is in the slot and the shim said it sleeps. Without a slot,
+   * answered −ENXIO like any request.
+   */
+  WAKE: 13,
 } as const;
 
 /** A request type name. */

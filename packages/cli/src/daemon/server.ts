@@ -9,8 +9,9 @@ import { UsageError } from "../errors";
 import type { DeviceDriver } from "./driver";
 import { DriverRegistry } from "./driver";
 import { FileTable } from "./files";
-import { FrameDecoder } from "./protocol";
-import { Session, type SessionShared } from "./session";
+import { encodeResult, type Frame, FrameDecoder, MSG } from "./protocol";
+import { type Reply, Session, type SessionShared } from "./session";
+import { cpuPressure, openSlot, ShmChannel, ShmPoller, SLOT } from "./shm";
 
 /** Options of `startDaemon`. */
 export interface DaemonOptions {
@@ -28,6 +29,13 @@ export interface DaemonOptions {
   readonly onProcessExit?: (pid: number) => void;
   /** Called when process `pid` unmaps [addr, addr + length) of its memory (a model's `processUnmapped`). */
   readonly onProcessUnmap?: (pid: number, addr: bigint, length: bigint) => void;
+  /**
+   * The CPU pressure (% "some avg10") that decides whether shims use their
+   * shared slot or the socket (shm.ts); default: /proc/pressure/cpu, or
+   * none with `IOMMU_SIM_TRANSPORT=slot` in the environment (the slot
+   * always).
+   */
+  readonly cpuPressure?: () => number | undefined;
 }
 
 /** A running daemon. */
@@ -37,26 +45,123 @@ export interface Daemon {
   readonly files: FileTable;
   /** Live connections. */
   connections(): number;
+  /**
+   * The shared-slot transport (shm.ts): slots attached now, and counters —
+   * requests served through slots, those found while polling (no WAKE
+   * needed: the fast path), polling windows that passed in vain, WAKE
+   * frames received, WAKE | REPLY frames sent to sleeping shims.
+   */
+  slots(): {
+    readonly attached: number;
+    readonly served: number;
+    readonly polled: number;
+    readonly idle: number;
+    readonly wakes: number;
+    readonly woke: number;
+  };
   /** Stop listening, drop every connection (releasing its files) and remove the socket. */
   close(): Promise<void>;
 }
 
+/** Linux errno values answered by SHM_ATTACH and WAKE (asm-generic/errno-base.h, errno.h). */
+const ENXIO = -6;
+const EBUSY = -16;
+const EINVAL = -22;
+const EPROTO = -71;
+
+/** A live connection: how to end its session, and the pid it speaks for (after HELLO). */
+interface LiveConnection {
+  readonly end: () => void;
+  readonly pid: () => number | undefined;
+}
+
+/** Whether process `pid` exists (a zombie does: kill(pid, 0) succeeds until it is reaped). */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * End the connections of processes that are gone, other than `caller`'s.
+ * A request through a slot is served while the daemon polls, before the
+ * event loop has seen other connections close; a program that waited for
+ * its child (waitpid) must find the child's files let go, as Linux closes
+ * them at exit (the selftest's fork_present closes its iommufd after
+ * waitpid and expects no pinned page left). A reaped child no longer
+ * exists; an unreaped zombie is left to the event loop.
+ */
+function reapGone(live: Map<Socket, LiveConnection>, caller: number): void {
+  if (live.size < 2) return;
+  for (const [socket, c] of [...live]) {
+    const pid = c.pid();
+    if (pid === undefined || pid === caller || exists(pid)) continue;
+    socket.destroy();
+    c.end();
+  }
+}
+
 /** Serve `socket` until it closes. */
-function serveConnection(socket: Socket, shared: SessionShared, live: Map<Socket, () => void>): void {
+function serveConnection(
+  socket: Socket,
+  shared: SessionShared,
+  live: Map<Socket, LiveConnection>,
+  poller: ShmPoller,
+): void {
   const session = new Session(shared);
   const decoder = new FrameDecoder();
+  let channel: ShmChannel | undefined;
   let ended = false;
   const end = () => {
     if (ended) return;
     ended = true;
     live.delete(socket);
+    if (channel !== undefined) {
+      poller.remove(channel);
+      channel.close();
+    }
     session.end();
   };
-  live.set(socket, end);
+  /**
+   * SHM_ATTACH: serve this process's requests through its memfd slot
+   * (shm.ts) from now on. One slot per connection (a forked child attaches its own).
+   */
+  const attach = (frame: Frame): Reply => {
+    const result = (v: number) => ({ send: encodeResult(frame.type, frame.tag, v) });
+    const pid = session.pid;
+    if (pid === undefined) return { close: true };
+    if (frame.body.length < 8) return result(EPROTO);
+    if (channel !== undefined) return result(EBUSY);
+    const dv = new DataView(frame.body.buffer, frame.body.byteOffset, 8);
+    if (dv.getUint32(4, true) !== SLOT.SIZE) return result(EINVAL);
+    const fd = openSlot(pid, dv.getUint32(0, true));
+    if (typeof fd !== "number") return result(fd.ret);
+    channel = new ShmChannel(fd, {
+      handle: (f) => {
+        reapGone(live, pid);
+        return session.handle(f);
+      },
+      send: (bytes) => {
+        poller.stats.woke++;
+        if (!ended) socket.write(bytes);
+      },
+      close: () => {
+        socket.destroy();
+        end();
+      },
+    });
+    poller.add(channel);
+    return result(0);
+  };
+  live.set(socket, { end, pid: () => session.pid });
   socket.setNoDelay(true);
   /** Handle every complete frame in the decoder; false when the connection is done (or must wait for drain). */
   const drainFrames = (): boolean => {
     for (;;) {
+      if (ended) return false;
       const frame = decoder.next();
       if (frame === undefined) {
         // A client that sends without reading its replies is not read from
@@ -73,8 +178,22 @@ function serveConnection(socket: Socket, shared: SessionShared, live: Map<Socket
         end();
         return false;
       }
-      const reply = session.handle(frame);
+      if (frame.type === MSG.WAKE && session.pid !== undefined) {
+        // No reply: the request is in the slot (protocol.md, "Shared slot").
+        if (channel !== undefined) {
+          poller.stats.wakes++;
+          poller.kick();
+          continue;
+        }
+        socket.write(encodeResult(frame.type, frame.tag, ENXIO));
+        continue;
+      }
+      // A process with a slot sends here while the poller routes it to the socket: the pressure may have eased.
+      if (channel !== undefined) poller.refreshRoute();
+      const reply =
+        frame.type === MSG.SHM_ATTACH && session.pid !== undefined ? attach(frame) : session.handle(frame);
       if ("send" in reply) socket.write(reply.send);
+      if (channel !== undefined && frame.type === MSG.SHM_ATTACH) setImmediate(() => poller.kick());
       if (reply.close === true) {
         socket.end();
         end();
@@ -111,8 +230,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         process.stderr.write(`iommu-sim daemon: internal error: ${(e as Error)?.stack ?? String(e)}\n`)),
   };
   /** Live connections and how to end each one's session. */
-  const live = new Map<Socket, () => void>();
-  const server: Server = createServer((s) => serveConnection(s, shared, live));
+  const live = new Map<Socket, LiveConnection>();
+  const poller = new ShmPoller(
+    options.cpuPressure ?? (process.env.IOMMU_SIM_TRANSPORT === "slot" ? () => 0 : cpuPressure),
+  );
+  const server: Server = createServer((s) => serveConnection(s, shared, live, poller));
   if (existsSync(options.socketPath)) {
     // Replace a stale socket, never anything else the path may name.
     if (!lstatSync(options.socketPath).isSocket()) {
@@ -129,12 +251,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     socketPath: options.socketPath,
     files,
     connections: () => live.size,
+    slots: () => ({ attached: poller.size, ...poller.stats }),
     close: () =>
       new Promise<void>((resolve) => {
         // End every session now, so the files it held are released (and
         // their close commands committed) before close() resolves.
-        for (const [s, end] of [...live]) {
-          end();
+        for (const [s, c] of [...live]) {
+          c.end();
           s.destroy();
         }
         server.close(() => {

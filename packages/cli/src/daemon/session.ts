@@ -213,7 +213,7 @@ export class Session {
   }
 
   /** Any request after HELLO: its `i64` result (≥ 0) or −errno. */
-  private request(frame: Frame, caller: Caller): number | bigint {
+  private request(frame: Frame, caller: Caller & { memory: ProcMemory }): number | bigint {
     const b = frame.body;
     const dv = new DataView(b.buffer, b.byteOffset, b.length);
     const need = (n: number) => b.length >= n;
@@ -230,9 +230,12 @@ export class Session {
       case MSG.IOCTL: {
         if (!need(16)) return EPROTO;
         const file = this.file(dv.getUint32(0, true));
-        return file === undefined
-          ? EBADF
-          : file.ioctl(caller, dv.getUint32(4, true), dv.getBigUint64(8, true));
+        if (file === undefined) return EBADF;
+        const request = dv.getUint32(4, true);
+        const arg = dv.getBigUint64(8, true);
+        // Bytes after the 16 are the shim's copy of memory at `arg` (protocol.md, IOCTL).
+        if (b.length === 16) return file.ioctl(caller, request, arg);
+        return caller.memory.withSnapshot(arg, b.subarray(16), () => file.ioctl(caller, request, arg));
       }
       case MSG.READ:
       case MSG.WRITE: {

@@ -155,28 +155,17 @@ export class IommufdContextFile implements OpenFile {
     private readonly fileOps: IommufdFileOps | undefined,
   ) {}
 
+  /** The IoctlEnv of each caller (a session's Caller is stable): made once, not per ioctl. */
+  private readonly envs = new WeakMap<Caller, IoctlEnv<IommufdRoot>>();
+
   /** iommufd_fops_ioctl on `arg`, a pointer to the command's struct. */
   ioctl(caller: Caller, request: number, arg: bigint): number {
     this.external?.track(caller.pid, caller.memory);
     this.external?.reap(caller.pid);
-    const env: IoctlEnv<IommufdRoot> = {
-      dispatch: (c) => this.log.dispatch(asCaller(c, caller.pid)),
-      peek: () => this.log.peek(),
-      user: caller.memory,
-      pid: caller.pid,
-    };
-    const external = this.external;
-    // IOMMU_IOAS_MAP_FILE's fd is one of the program's own fds (a memfd): the mirror finds its object.
-    if (external !== undefined) env.fileObject = (fd) => external.fileObject(caller.pid, fd);
-    const ops = this.fileOps;
-    const install = caller.installFile;
-    if (ops !== undefined && install !== undefined) {
-      // Fault-queue and access fds become real fds of the program (daemon/session.ts installs them).
-      env.installFd = (f) => install(new IommufdAnonFile(this.log, ops, f), `anon_inode:[iommufd-${f.kind}]`);
-      env.fileOf = (fd) => {
-        const o = caller.fileAt?.(fd);
-        return o instanceof IommufdAnonFile ? o.file : undefined;
-      };
+    let env = this.envs.get(caller);
+    if (env === undefined) {
+      env = this.makeEnv(caller);
+      this.envs.set(caller, env);
     }
     const op = iommufdIoctlOp(request);
     if (op === undefined) {
@@ -204,6 +193,30 @@ export class IommufdContextFile implements OpenFile {
       if (e !== undefined) return -14; // EFAULT, as iommufd_ucmd_respond()
     }
     return ret;
+  }
+
+  /** What iommufdIoctl needs of `caller`: its pid and memory, and its fds. */
+  private makeEnv(caller: Caller): IoctlEnv<IommufdRoot> {
+    const env: IoctlEnv<IommufdRoot> = {
+      dispatch: (c) => this.log.dispatch(asCaller(c, caller.pid)),
+      peek: () => this.log.peek(),
+      user: caller.memory,
+      pid: caller.pid,
+    };
+    const external = this.external;
+    // IOMMU_IOAS_MAP_FILE's fd is one of the program's own fds (a memfd): the mirror finds its object.
+    if (external !== undefined) env.fileObject = (fd) => external.fileObject(caller.pid, fd);
+    const ops = this.fileOps;
+    const install = caller.installFile;
+    if (ops !== undefined && install !== undefined) {
+      // Fault-queue and access fds become real fds of the program (daemon/session.ts installs them).
+      env.installFd = (f) => install(new IommufdAnonFile(this.log, ops, f), `anon_inode:[iommufd-${f.kind}]`);
+      env.fileOf = (fd) => {
+        const o = caller.fileAt?.(fd);
+        return o instanceof IommufdAnonFile ? o.file : undefined;
+      };
+    }
+    return env;
   }
 
   /** iommufd_fops_release: `iommufd.close` destroys every object, then the context. */
