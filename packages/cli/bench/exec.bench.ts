@@ -94,7 +94,7 @@ const cases: BenchCase[] = [
       // long-running daemon is: a cold daemon's first ~100,000 map/unmap
       // pairs run up to 2× slower while V8 optimises the model's code.
       await run(20_000);
-      await run(50_000, "", true);
+      await run(150_000, "", true);
     },
     async teardown() {
       await daemon?.close();
