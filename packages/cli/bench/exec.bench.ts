@@ -90,11 +90,12 @@ const cases: BenchCase[] = [
         drivers: [...createModel().drivers, nopDriver],
         cpuPressure: () => pressure ?? cpuPressure(),
       });
-      // Warm the daemon's JIT on both paths the cases measure, as a
-      // long-running daemon is: a cold daemon's first ~100,000 map/unmap
-      // pairs run up to 2× slower while V8 optimises the model's code.
+      // Warm up on both paths the cases measure, in samples of the same
+      // shape as the measured ones (a fresh program of 10,000 pairs each),
+      // as a long-running daemon is warm: the first few samples after a
+      // daemon starts run up to 2× slower.
       await run(20_000);
-      await run(150_000, "", true);
+      for (let i = 0; i < 10; i++) await run(10_000, "", true);
     },
     async teardown() {
       await daemon?.close();
