@@ -15,22 +15,8 @@ import type { Message, SubsystemDecideContext } from "@iommu-sim/eventlog";
 import type { VtdState } from "@iommu-sim/hw-vtd";
 import type { SvaIopfGroup, SvaPageRequest } from "@iommu-sim/ioasid";
 import { handleIommuFault, IOMMU_PAGE_RESP, type MmState } from "@iommu-sim/iopt";
+import type { VtdPageRequestEvent } from "../fault/evolve";
 import { vtdGroupResponse } from "./vtd";
-
-/** The `vtd.prq.queued` data the reporting path reads. */
-interface PrqQueued {
-  readonly unit: number;
-  readonly rid: number;
-  readonly pasid?: number;
-  readonly addr: bigint;
-  readonly read: boolean;
-  readonly write: boolean;
-  readonly exec: boolean;
-  readonly privileged: boolean;
-  readonly lpig: boolean;
-  readonly index: number;
-  readonly overflow: boolean;
-}
 
 /** Whether `rid`'s attachment at `pasid` on VT-d unit `unit` is an SVA domain. */
 export function isVtdSvaPasid(
@@ -48,7 +34,7 @@ export function isVtdSvaPasid(
 /** The SVA page request a `vtd.prq.queued` event reports, if its PASID is SVA-bound (a dropped request — PRO — is none). */
 export function vtdSvaPageRequest(vtd: VtdState | undefined, e: Message): SvaPageRequest | undefined {
   if (e.type !== "vtd.prq.queued") return undefined;
-  const d = e.data as PrqQueued;
+  const d = e.data as VtdPageRequestEvent;
   if (d.overflow || !isVtdSvaPasid(vtd, d.unit, d.rid, d.pasid)) return undefined;
   return {
     source: `vtd:${d.unit}`,
