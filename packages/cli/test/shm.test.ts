@@ -122,6 +122,8 @@ describe.skipIf(!HAS_CC)("the shared slot under load", { timeout: 120_000 }, () 
       drivers: createModel().drivers,
       onInternalError: (e) => internalErrors.push(e),
       cpuPressure: () => (pressure === "flip" ? (calls++ % 2) * 100 : 100),
+      // Re-read at every routing decision, so the flips do not depend on how long the run takes.
+      pressurePeriodMs: 0,
     });
     let pressure: "high" | "flip" = "high";
     try {

@@ -36,6 +36,8 @@ export interface DaemonOptions {
    * always).
    */
   readonly cpuPressure?: () => number | undefined;
+  /** How often (ms) the CPU pressure is re-read at most (default PRESSURE_PERIOD_MS, 200); tests pass 0. */
+  readonly pressurePeriodMs?: number;
 }
 
 /** A running daemon. */
@@ -233,6 +235,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const live = new Map<Socket, LiveConnection>();
   const poller = new ShmPoller(
     options.cpuPressure ?? (process.env.IOMMU_SIM_TRANSPORT === "slot" ? () => 0 : cpuPressure),
+    options.pressurePeriodMs,
   );
   const server: Server = createServer((s) => serveConnection(s, shared, live, poller));
   if (existsSync(options.socketPath)) {

@@ -121,7 +121,7 @@ export const ROUTE_SOCKET_PSI = 70;
  */
 export const ROUTE_SLOT_PSI = 40;
 /** How often the poller reads /proc/pressure/cpu (ms). */
-const PRESSURE_PERIOD_MS = 200;
+export const PRESSURE_PERIOD_MS = 200;
 
 /**
  * The kernel's CPU pressure: "some avg10" of /proc/pressure/cpu (Linux
@@ -380,7 +380,10 @@ export class ShmPoller {
    * `pressure` reads the CPU pressure (default: cpuPressure(), from
    * /proc/pressure/cpu); tests pass their own.
    */
-  constructor(private readonly pressure: () => number | undefined = cpuPressure) {}
+  constructor(
+    private readonly pressure: () => number | undefined = cpuPressure,
+    private readonly pressurePeriodMs: number = PRESSURE_PERIOD_MS,
+  ) {}
 
   /** Poll `channel` from now on (its `polling` flag is set while the poller spins). */
   add(channel: ShmChannel): void {
@@ -402,7 +405,7 @@ export class ShmPoller {
 
   /** Read the CPU pressure (at most every PRESSURE_PERIOD_MS) and re-route the shims when it crosses a threshold. */
   private route(now: number): void {
-    if (now - this.pressureAt < PRESSURE_PERIOD_MS) return;
+    if (now - this.pressureAt < this.pressurePeriodMs) return;
     this.pressureAt = now;
     const p = this.pressure();
     const socket = p === undefined ? false : this.routeSocket ? p > ROUTE_SLOT_PSI : p >= ROUTE_SOCKET_PSI;
