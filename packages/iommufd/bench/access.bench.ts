@@ -18,6 +18,7 @@ import {
   MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
 } from "@iommu-sim/uapi";
 import type { BenchCase } from "../../../bench/harness";
+import { struct } from "../../../bench/struct";
 import {
   createSystemLog,
   type IoctlEnv,
@@ -38,14 +39,6 @@ interface World {
   access: number;
   buffer: bigint;
   tmp: bigint;
-}
-
-function struct(total: number, fields: [number, 4 | 8, number | bigint][]): Uint8Array {
-  const b = new Uint8Array(total);
-  const v = new DataView(b.buffer);
-  for (const [off, size, val] of fields)
-    size === 8 ? v.setBigUint64(off, BigInt(val), true) : v.setUint32(off, Number(val), true);
-  return b;
 }
 
 function ok<T>(r: T): T {

@@ -11,6 +11,7 @@
 import type { EventLog, Message } from "@iommu-sim/eventlog";
 import { IOMMU_IOCTL, IOMMU_TEST_OP, isErrno } from "@iommu-sim/uapi";
 import type { BenchCase } from "../../../bench/harness";
+import { struct } from "../../../bench/struct";
 import {
   createSystemLog,
   type IommufdFile,
@@ -28,14 +29,6 @@ interface World {
   ctx: number;
   file: IommufdFile;
   idev: number;
-}
-
-function struct(total: number, fields: [number, 4 | 8, number | bigint][]): Uint8Array {
-  const b = new Uint8Array(total);
-  const v = new DataView(b.buffer);
-  for (const [off, size, val] of fields)
-    size === 8 ? v.setBigUint64(off, BigInt(val), true) : v.setUint32(off, Number(val), true);
-  return b;
 }
 
 function ok<T>(r: T): T {

@@ -9,6 +9,7 @@
 import type { EventLog, Message } from "@iommu-sim/eventlog";
 import { IOMMU_IOCTL } from "@iommu-sim/uapi";
 import type { BenchCase } from "../../../bench/harness";
+import { struct } from "../../../bench/struct";
 import {
   createSystemLog,
   type IoctlEnv,
@@ -29,14 +30,6 @@ interface World {
   ctx: number;
   ioas: number;
   dev: number;
-}
-
-function struct(total: number, fields: [number, 4 | 8, number | bigint][]): Uint8Array {
-  const b = new Uint8Array(total);
-  const v = new DataView(b.buffer);
-  for (const [off, size, val] of fields)
-    size === 8 ? v.setBigUint64(off, BigInt(val), true) : v.setUint32(off, Number(val), true);
-  return b;
 }
 
 function must<T>(r: T): T {

@@ -15,6 +15,7 @@ import {
 } from "@iommu-sim/iommufd";
 import { IOMMU_IOCTL, IOMMU_TEST_OP, IOMMU_VFIO_IOAS_SET, VFIO_IOCTL } from "@iommu-sim/uapi";
 import type { BenchCase } from "../../../bench/harness";
+import { struct } from "../../../bench/struct";
 import { withVfioCompat } from "../src/index";
 
 const PAGE = 4096n;
@@ -26,14 +27,6 @@ interface World {
   log: EventLog<Message, Message, SystemState>;
   env: IoctlEnv<IommufdRoot>;
   ctx: number;
-}
-
-function struct(total: number, fields: [number, 4 | 8, number | bigint][]): Uint8Array {
-  const b = new Uint8Array(total);
-  const v = new DataView(b.buffer);
-  for (const [off, size, val] of fields)
-    size === 8 ? v.setBigUint64(off, BigInt(val), true) : v.setUint32(off, Number(val), true);
-  return b;
 }
 
 /** Process 1 with 16 pages at BUF, a vfio context, an IOAS with a mock device set as compat IOAS. */

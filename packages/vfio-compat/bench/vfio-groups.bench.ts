@@ -11,6 +11,7 @@ import type { EventLog, Message } from "@iommu-sim/eventlog";
 import { iommufdIoctl, processMemory } from "@iommu-sim/iommufd";
 import { IOMMU_IOCTL, VFIO_IOCTL } from "@iommu-sim/uapi";
 import type { BenchCase } from "../../../bench/harness";
+import { struct } from "../../../bench/struct";
 import {
   createVfioSystemLog,
   type VfioEnv,
@@ -32,14 +33,6 @@ interface World {
   env: VfioEnv;
   ctx: number;
   ioas: number;
-}
-
-function struct(total: number, fields: [number, 4 | 8, number | bigint][]): Uint8Array {
-  const b = new Uint8Array(total);
-  const v = new DataView(b.buffer);
-  for (const [off, size, val] of fields)
-    size === 8 ? v.setBigUint64(off, BigInt(val), true) : v.setUint32(off, Number(val), true);
-  return b;
 }
 
 /** Process 1 with 16 pages at BUF, an iommufd context (`vfio`: /dev/vfio/vfio), IOAS `ioas` mapping them. */
