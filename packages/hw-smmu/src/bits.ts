@@ -5,26 +5,7 @@
  * `u64ToNumber` for the map/unmap path.
  */
 
-/** Scratch for `u64ToNumber`: a bigint stored here is read back as two 32-bit halves. */
-const SCRATCH = new BigUint64Array(1);
-const HALVES = new Uint32Array(SCRATCH.buffer);
-/** Which half is the low one on this platform (both views use its byte order). */
-const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-
-const TWO64 = 2n ** 64n;
-
-/**
- * `Number(x)`, the same value for every bigint. For 0 ≤ x < 2^64 through a
- * BigUint64Array store, which V8 inlines (exact below 2^53, rounded to
- * nearest above as Number() does): `Number()` on a bigint is a runtime
- * call on Node 20 (~300 instructions against ~40, callgrind), made twice
- * per map and unmap. Other values go through `Number()`.
- */
-export function u64ToNumber(x: bigint): number {
-  if (x < 0n || x >= TWO64) return Number(x);
-  SCRATCH[0] = x;
-  return HALVES[1 - LO]! * 4294967296 + HALVES[LO]!;
-}
+export { u64ToNumber } from "@iommu-sim/uapi";
 
 /** GENMASK_ULL(hi, lo): bits hi..lo set. */
 export function genmask(hi: number, lo: number): bigint {

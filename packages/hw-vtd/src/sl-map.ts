@@ -13,7 +13,7 @@
  * (superpage choice `hardware_largepage_caps()`), generic page table
  * (drivers/iommu/generic_pt) for the errno of an occupied slot.
  */
-import { type Errno, errno } from "@iommu-sim/uapi";
+import { type Errno, errno, u64ToNumber } from "@iommu-sim/uapi";
 import { SL } from "./pte";
 import { agawToLevels, agawToWidth } from "./regs";
 import { unitFeatures, type VtdUnit } from "./state";
@@ -48,22 +48,6 @@ const SCALE = [1, 512, 262144] as const;
 const SPAN = [0, 1, 512, 512 ** 2, 512 ** 3, 512 ** 4] as const;
 
 const TWO53 = 2n ** 53n;
-
-/** Scratch for `u64ToNumber`: a bigint stored here is read back as two 32-bit halves. */
-const SCRATCH = new BigUint64Array(1);
-const HALVES = new Uint32Array(SCRATCH.buffer);
-/** Which half is the low one on this platform (both views use its byte order). */
-const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-
-/**
- * `Number(x)` for 0 ≤ x < 2^53 (callers check) through a BigUint64Array
- * store, which V8 inlines: `Number()` and `>>` on a bigint are runtime
- * calls on Node 20 (~300 and ~250 instructions against ~40, callgrind).
- */
-function u64ToNumber(x: bigint): number {
-  SCRATCH[0] = x;
-  return HALVES[1 - LO]! * 4294967296 + HALVES[LO]!;
-}
 
 /** `Number(x >> 12n)`: the 4 KiB page number of byte address `x`; through an exact double for 0 ≤ x < 2^53. */
 function pageNumber(x: bigint): number {

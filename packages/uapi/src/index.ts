@@ -11,5 +11,6 @@ export * from "./layout/index";
 export * from "./legacy-uapi";
 export * from "./selftest";
 export * from "./size-rules";
+export { u64ToNumber } from "./u64-number";
 export * from "./vfio";
 export * from "./vocab/index";

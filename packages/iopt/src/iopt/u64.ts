@@ -7,27 +7,13 @@
  * the small counts events keep.
  */
 
+import { u64ToNumber } from "@iommu-sim/uapi";
+
 const PAGE = 4096n;
 const TWO53 = 2n ** 53n;
-const TWO64 = 2n ** 64n;
 
-/** Scratch for `toNumber`: a bigint stored here is read back as two 32-bit halves. */
-const SCRATCH = new BigUint64Array(1);
-const HALVES = new Uint32Array(SCRATCH.buffer);
-/** Which half is the low one on this platform (both views use its byte order). */
-const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-
-/**
- * `Number(x)`, the same value for every bigint. For 0 ≤ x < 2^64 through a
- * BigUint64Array store, which V8 inlines (~40 instructions): exact below
- * 2^53, rounded to nearest above as `Number()` rounds (the one rounding is
- * the addition's). Other values (not u64s) go through `Number()`.
- */
-export function toNumber(x: bigint): number {
-  if (x < 0n || x >= TWO64) return Number(x);
-  SCRATCH[0] = x;
-  return HALVES[1 - LO]! * 4294967296 + HALVES[LO]!;
-}
+/** `Number(x)` for any bigint, without the runtime call (@iommu-sim/uapi `u64ToNumber`). */
+export const toNumber = u64ToNumber;
 
 /** 2^0 … 2^31 as bigints. */
 const POW2: readonly bigint[] = Array.from({ length: 32 }, (_, i) => 1n << BigInt(i));
