@@ -3,7 +3,9 @@
  * IOMMU_HWPT_INVALIDATE on the byte entry — a VT-d nested HWPT attached to
  * accel0 (each entry becomes a PASID-based IOTLB descriptor run by the
  * unit's invalidation queue), and the selftest mock's nested HWPT (its
- * mock IOTLB) for the cost of the generic path alone.
+ * mock IOTLB) for the cost of the generic path alone; the mock vIOMMU's
+ * invalidation (a mock device's cache, by vDEVICE id) and its
+ * allocation + destruction.
  */
 import type { EventLog, Message } from "@iommu-sim/eventlog";
 import { IOMMU_IOCTL } from "@iommu-sim/uapi";
@@ -157,6 +159,80 @@ function mockWorld(): World {
   return { log: b.log, env: b.env, ctx: b.ctx, nested, inv };
 }
 
+/** The mock's world with a vIOMMU on the NEST_PARENT HWPT and the device's vDEVICE 0x99 on it. */
+function mockViommuBase() {
+  const b = base();
+  const cmd = struct(72, [
+    [0, 4, 72],
+    [4, 4, 2], // IOMMU_TEST_OP_MOCK_DOMAIN
+    [8, 4, b.ioas],
+  ]);
+  b.ioctl(IOMMU_IOCTL.IOMMU_TEST_CMD, cmd);
+  const idev = new DataView(cmd.buffer).getUint32(24, true);
+  const parent = b.hwptAlloc(idev, b.ioas, 1);
+  const alloc = struct(40, [
+    [0, 4, 40],
+    [8, 4, 0xdeadbeef], // IOMMU_VIOMMU_TYPE_SELFTEST
+    [12, 4, idev],
+    [16, 4, parent],
+  ]);
+  return { b, idev, parent, alloc };
+}
+
+/** One FLAG_ALL iommu_viommu_invalidate_selftest entry for vDEVICE 0x99 per call. */
+function mockViommuWorld(): World {
+  const { b, idev, alloc } = mockViommuBase();
+  b.ioctl(IOMMU_IOCTL.IOMMU_VIOMMU_ALLOC, alloc);
+  const viommu = new DataView(alloc.buffer).getUint32(20, true);
+  const vdev = struct(24, [
+    [0, 4, 24],
+    [4, 4, viommu],
+    [8, 4, idev],
+    [16, 8, 0x99n],
+  ]);
+  b.ioctl(IOMMU_IOCTL.IOMMU_VDEVICE_ALLOC, vdev);
+  const entries = BUF + 14n * PAGE;
+  b.write(
+    entries,
+    struct(12, [
+      [0, 4, 1], // IOMMU_TEST_INVALIDATE_FLAG_ALL
+      [4, 4, 0x99],
+    ]),
+  );
+  const inv = struct(32, [
+    [0, 4, 32],
+    [4, 4, viommu],
+    [8, 8, entries],
+    [16, 4, 0xdeadbeef], // IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST
+    [20, 4, 12],
+    [24, 4, 1],
+  ]);
+  return { log: b.log, env: b.env, ctx: b.ctx, nested: viommu, inv };
+}
+
+/** IOMMU_VIOMMU_ALLOC + IOMMU_DESTROY pairs on the mock, without data. */
+function viommuAllocCase(): BenchCase {
+  let w: ReturnType<typeof mockViommuBase>;
+  const destroy = struct(8, [[0, 4, 8]]);
+  return {
+    name: "iommufd.mock.viommu_alloc_destroy",
+    kind: "throughput",
+    unit: "pairs/s",
+    opsPerIteration: CALLS,
+    doc: "IOMMU_VIOMMU_ALLOC (IOMMU_VIOMMU_TYPE_SELFTEST on a NEST_PARENT HWPT, no data) then IOMMU_DESTROY of it, through the byte entry",
+    setup() {
+      w = mockViommuBase();
+    },
+    iteration() {
+      for (let i = 0; i < CALLS; i++) {
+        w.b.ioctl(IOMMU_IOCTL.IOMMU_VIOMMU_ALLOC, w.alloc);
+        destroy.set(w.alloc.subarray(20, 24), 4);
+        w.b.ioctl(IOMMU_IOCTL.IOMMU_DESTROY, destroy);
+      }
+    },
+  };
+}
+
 function invalidateCase(name: string, doc: string, make: () => World): BenchCase {
   let w: World;
   return {
@@ -189,5 +265,11 @@ const cases: BenchCase[] = [
     "IOMMU_HWPT_INVALIDATE of one FLAG_ALL iommu_hwpt_invalidate_selftest entry on a mock nested HWPT, through the byte entry",
     mockWorld,
   ),
+  invalidateCase(
+    "iommufd.mock.viommu_invalidate",
+    "IOMMU_HWPT_INVALIDATE of one FLAG_ALL iommu_viommu_invalidate_selftest entry (vDEVICE 0x99) on a mock vIOMMU, through the byte entry",
+    mockViommuWorld,
+  ),
+  viommuAllocCase(),
 ];
 export default cases;

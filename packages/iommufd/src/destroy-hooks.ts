@@ -6,8 +6,11 @@
  * - hwpt_nested: the driver frees its nested domain (hwpt-nested.ts);
  * - device (a bound platform device, on close): detached like
  *   iommufd.device.detach (iommufd_device_unbind after VFIO's detach);
- * - selftest: detaches and unbinds its mock device (iommufd_selftest_destroy);
- *   an auto-domain HWPT whose last device leaves goes too;
+ * - selftest: detaches and unbinds its mock device (iommufd_selftest_destroy),
+ *   whose vDEVICE, if any, goes first (vdevice.ts); an auto-domain HWPT
+ *   whose last device leaves goes too;
+ * - viommu, vdevice: nothing beyond the table (the mock's vIOMMU keeps no
+ *   state; the references they hold go with them);
  * - access (closing the context with a selftest access left): its items
  *   are unpinned and it leaves its IOAS (selftest/access.ts).
  * - fault: every page request group still waiting is answered
@@ -29,6 +32,7 @@ import type { IommufdRoot, RootEvolve } from "./root";
 import { accessDestroyEffects } from "./selftest/access";
 import { mockPasidDetachAll } from "./selftest/pasid";
 import type { IommufdObject } from "./state";
+import { vdeviceRemoveEffects } from "./vdevice";
 
 type Decided = { type: string; data: unknown }[];
 const NO_FAULTS = { step: () => undefined };
@@ -83,10 +87,12 @@ export function destroyEffects(
       if (evolve === undefined) return errno("EBUSY", "a bound device goes by unbind");
       return deviceDetachEffects(root, ctxId, obj, evolve);
     case "selftest": {
-      const idev = root.iommufd.contexts[ctxId]!.objects[obj.refs[0]!]!;
+      const c = root.iommufd.contexts[ctxId]!;
+      const idev = c.objects[obj.refs[0]!]!;
       const detach = detachDevice(root, ctxId, idev);
       if (isErrno(detach)) return detach;
       return [
+        ...vdeviceRemoveEffects(c, idev),
         ...mockPasidDetachAll(root, obj, ctxId),
         ...detach,
         { type: "iommufd.object.destroyed", data: { ctx: ctxId, id: idev.id, type: "device" } },

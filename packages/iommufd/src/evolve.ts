@@ -1,6 +1,7 @@
 /**
  * How the iommufd slice changes on its events.
  */
+import { IOMMU_TEST_DEV_CACHE_DEFAULT, MOCK_DEV_CACHE_NUM } from "@iommu-sim/uapi";
 import { castDraft, produce } from "immer";
 import type { IommufdEvent } from "./messages";
 import { evolveMockNested } from "./selftest/nested";
@@ -18,6 +19,9 @@ function objectOf(e: Created): IommufdObject {
     ...(e.autoDomain === undefined ? {} : { autoDomain: e.autoDomain }),
     ...(e.flags === undefined ? {} : { flags: e.flags }),
     ...(e.device === undefined ? {} : { device: e.device }),
+    ...(e.viommuType === undefined ? {} : { viommuType: e.viommuType }),
+    ...(e.iommu === undefined ? {} : { iommu: e.iommu }),
+    ...(e.virtId === undefined ? {} : { virtId: e.virtId }),
   };
 }
 
@@ -46,6 +50,13 @@ export function evolveIommufd(state: IommufdState, event: IommufdEvent): Iommufd
       return produce(state, (d) => {
         const o = d.contexts[event.data.ctx]?.objects[event.data.id];
         if (o !== undefined) o.refs = castDraft(event.data.refs);
+      });
+    case "iommufd.object.tombstoned":
+      return produce(state, (d) => {
+        const c = d.contexts[event.data.ctx];
+        if (c === undefined) return;
+        delete c.objects[event.data.id];
+        c.tombstones = [...(c.tombstones ?? []), event.data.id];
       });
     case "iommufd.object.destroyed":
       return produce(state, (d) => {
@@ -92,6 +103,16 @@ export function evolveIommufd(state: IommufdState, event: IommufdEvent): Iommufd
       return produce(state, (d) => {
         const o = d.contexts[event.data.ctx]?.objects[event.data.id];
         if (o !== undefined) o.nextItem = event.data.item + 1;
+      });
+    case "iommufd.mock_dev.cache_cleared":
+      return produce(state, (d) => {
+        const o = d.contexts[event.data.ctx]?.objects[event.data.id];
+        if (o === undefined) return;
+        const cache = [
+          ...(o.devCache ?? new Array<number>(MOCK_DEV_CACHE_NUM).fill(IOMMU_TEST_DEV_CACHE_DEFAULT)),
+        ];
+        for (const id of event.data.ids) cache[id] = 0;
+        o.devCache = cache;
       });
     case "iommufd.mock_nested.allocated":
     case "iommufd.mock_nested.iotlb_cleared":

@@ -19,7 +19,7 @@ import type { DeviceInfo, HwRoot } from "./drivers/driver";
 import { driverOf } from "./drivers/index";
 import { checkPagingFaultFlags, driverFlags, withFaultQueue } from "./fault/hwpt-fault";
 import { decideHwptPagingAlloc, type HwTarget } from "./hwpt";
-import { decideHwptNestedAlloc } from "./hwpt-nested";
+import { decideHwptNestedAlloc, decideViommuHwptNestedAlloc } from "./hwpt-nested";
 import { allocObjectId, getContext, getObject } from "./objects";
 import type { IommufdRoot } from "./root";
 
@@ -37,15 +37,15 @@ function dirtyCapable(root: IommufdRoot, info: DeviceInfo): boolean {
 
 /**
  * Errors, in Linux's order: EINVAL data_type NONE with data_len ≠ 0 or a
- * type without data; ENOENT no device `devId` or no object `ptId`;
+ * type without data; ENOENT no device `devId`; EINVAL no object `ptId`;
  * EOPNOTSUPP flags the driver does not take, DIRTY_TRACKING on a device
  * without the capability (mock flag; VT-d without ECAP.SSADS; any SMMU),
  * NEST_PARENT on a VT-d unit without ECAP.NEST, driver data on a paging HWPT;
  * EINVAL a `ptId` that is neither an IOAS nor a paging HWPT; the IOAS
  * attach's errors (EADDRINUSE…); ENOMEM at fault points. With
  * IOMMU_HWPT_FAULT_ID_VALID (fault/hwpt-fault.ts): EOPNOTSUPP with
- * NEST_PARENT, then ENOENT when `faultId` is not a fault object. A paging HWPT as
- * `ptId` allocates a nested HWPT (hwpt-nested.ts, with its own errors).
+ * NEST_PARENT, then ENOENT when `faultId` is not a fault object. A paging HWPT
+ * or a vIOMMU as `ptId` allocates a nested HWPT (hwpt-nested.ts, with its own errors).
  */
 export function decideHwptAlloc(
   root: IommufdRoot,
@@ -69,10 +69,20 @@ export function decideHwptAlloc(
   const dev = getObject(context, c.devId, "device");
   if (isErrno(dev)) return dev;
   const pt = context.objects[c.ptId];
-  if (pt === undefined) return errno("ENOENT", `no object ${c.ptId}`);
+  // iommufd_hwpt_alloc() answers a failed IOMMUFD_OBJ_ANY lookup of pt_id with EINVAL, not ENOENT.
+  if (pt === undefined) return errno("EINVAL", `no object ${c.ptId}`);
   if (pt.type === "hwpt_paging") {
     const nested = decideHwptNestedAlloc(root, { ...c, flags: driverFlags(c.flags) }, context, dev, pt, ctx);
     return withFaultQueue(context, nested, c.flags, c.faultId);
+  }
+  if (pt.type === "viommu") {
+    const req = { ...c, flags: driverFlags(c.flags) };
+    return withFaultQueue(
+      context,
+      decideViommuHwptNestedAlloc(root, req, context, dev, pt, ctx),
+      c.flags,
+      c.faultId,
+    );
   }
   if (pt.type !== "ioas") return errno("EINVAL", `object ${c.ptId} is a ${pt.type}`);
   const info = deviceOf(root.iommufd, c.ctx, dev);

@@ -9,9 +9,16 @@
  * `iommu_hwpt_selftest` (the selftest mock, drivers/mock.ts over
  * selftest/nested.ts).
  *
+ * A nested HWPT can also be allocated on a vIOMMU (Linux
+ * iommufd_viommu_alloc_hwpt_nested, `pt_id` = the vIOMMU, viommu.ts): it
+ * then holds its users reference on the vIOMMU (`refs = [vIOMMU]`), and
+ * its parent is the vIOMMU's (`nestingParentId`). Only the selftest mock
+ * has a vIOMMU here.
+ *
  * Deviation: Linux ≥ 6.13 allocates SMMUv3 nested domains on a vIOMMU
- * object; vIOMMUs are not modelled, so the NEST_PARENT HWPT is the parent
- * for every driver here (the pre-vIOMMU form of the ABI).
+ * only; SMMUv3 vIOMMUs are not modelled, so its nested domains (and
+ * VT-d's, and the mock's pre-vIOMMU form) take the NEST_PARENT HWPT as
+ * `pt_id`.
  */
 import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import {
@@ -27,6 +34,7 @@ import { driverOf } from "./drivers/index";
 import { allocObjectId } from "./objects";
 import type { IommufdRoot } from "./root";
 import type { IommufdContext, IommufdObject } from "./state";
+import { viommuRef } from "./viommu";
 
 /** What IOMMU_HWPT_ALLOC carries for a nested HWPT. */
 export interface NestedAllocRequest {
@@ -109,11 +117,74 @@ export function hwptNestedDestroyEffects(root: IommufdRoot, hwpt: IommufdObject)
 }
 
 /**
+ * A nested HWPT on vIOMMU `viommu` for device object `dev`
+ * (iommufd_hwpt_alloc()'s vIOMMU branch, then
+ * iommufd_viommu_alloc_hwpt_nested()). `req.flags` are without
+ * IOMMU_HWPT_FAULT_ID_VALID (handled by the caller, fault/hwpt-fault.ts).
+ * Errors, in Linux's order: ENODEV a device missing from the platform;
+ * EINVAL the device sits behind another IOMMU than the vIOMMU's;
+ * EOPNOTSUPP flags other than IOMMU_HWPT_ALLOC_PASID, no driver data, a
+ * vIOMMU without `alloc_domain_nested`; ENOSPC no object id; ENOMEM fault
+ * point `iommufd.hwpt_nested_alloc`; then the driver's errors (the mock:
+ * selftest/viommu.ts). Unlike the NEST_PARENT form, the parent's own
+ * checks (auto domain, NEST_PARENT) were made when the vIOMMU was allocated.
+ * Events: the driver's (`iommufd.mock_nested.allocated` with the vIOMMU),
+ * `iommufd.object.created` (type `hwpt_nested`, refs [viommu], a new kobj).
+ */
+export function decideViommuHwptNestedAlloc(
+  root: IommufdRoot,
+  req: NestedAllocRequest,
+  context: IommufdContext,
+  dev: IommufdObject,
+  viommu: IommufdObject,
+  ctx: SubsystemDecideContext<IommufdRoot>,
+): Decided | Errno {
+  const info = deviceOf(root.iommufd, req.ctx, dev);
+  if (info === undefined) return errno("ENODEV", "the device is not on the platform");
+  if (driverKey(info) !== viommu.iommu) return errno("EINVAL", "the device is not behind the vIOMMU's IOMMU");
+  if ((req.flags & ~IOMMU_HWPT_ALLOC_PASID) !== 0)
+    return errno("EOPNOTSUPP", "only IOMMU_HWPT_ALLOC_PASID is taken on a nested HWPT");
+  if (req.dataLen === 0) return errno("EOPNOTSUPP", "a nested HWPT needs driver data");
+  const driver = driverOf(info.driver);
+  if (driver.viommuAllocNested === undefined)
+    return errno("EOPNOTSUPP", "the vIOMMU cannot allocate nested domains");
+  const hwptId = allocObjectId(context);
+  if (isErrno(hwptId)) return hwptId;
+  const fail = ctx.step("iommufd.hwpt_nested_alloc", "ENOMEM");
+  if (fail) return fail;
+  const kobj = root.iommufd.nextKobj;
+  const data: UserData = {
+    type: req.dataType,
+    len: req.dataLen,
+    ...(req.data === undefined ? {} : { bytes: req.data }),
+  };
+  const ref = viommuRef(root, req.ctx, viommu);
+  const events = driver.viommuAllocNested(root as HwRoot, ref, kobj, req.flags, data, ctx);
+  if (isErrno(events)) return events;
+  return [
+    ...events,
+    {
+      type: "iommufd.object.created",
+      data: { ctx: req.ctx, id: hwptId, type: "hwpt_nested", kobj, refs: [viommu.id], flags: req.flags },
+    },
+  ];
+}
+
+/**
+ * The paging HWPT a nested HWPT nests on (Linux `hwpt_nested->parent`):
+ * its `refs[0]`, or, for one allocated on a vIOMMU, the vIOMMU's parent.
+ */
+export function nestingParentId(c: IommufdContext, nested: IommufdObject): number {
+  const on = c.objects[nested.refs[0]!]!;
+  return on.type === "viommu" ? on.refs[0]! : on.id;
+}
+
+/**
  * The IOAS object id behind a HWPT: a paging HWPT's own IOAS, a nested
  * HWPT's parent's (Linux find_hwpt_paging(): reserved regions and the
  * IOAS of an attachment are the parent's).
  */
 export function hwptIoasId(c: IommufdContext, hwpt: IommufdObject): number {
-  if (hwpt.type === "hwpt_nested") return c.objects[hwpt.refs[0]!]!.refs[0]!;
+  if (hwpt.type === "hwpt_nested") return c.objects[nestingParentId(c, hwpt)]!.refs[0]!;
   return hwpt.refs[0]!;
 }

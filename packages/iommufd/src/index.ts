@@ -39,6 +39,8 @@ export type {
   UserData,
   UserDataArray,
   UserInvalidation,
+  ViommuInit,
+  ViommuRef,
 } from "./drivers/driver";
 export { type AreaMap, type IoasFollowEvent, smmuFollowing, vtdFollowing } from "./drivers/follow";
 export { driverOf } from "./drivers/index";
@@ -84,9 +86,11 @@ export {
 export { decideHwptInvalidate, type HwptInvalidateRequest } from "./hwpt-invalidate";
 export {
   decideHwptNestedAlloc,
+  decideViommuHwptNestedAlloc,
   hwptIoasId,
   hwptNestedDestroyEffects,
   type NestedAllocRequest,
+  nestingParentId,
 } from "./hwpt-nested";
 export { decideIoasAlloc } from "./ioas";
 export { type IoctlCall, respond, ret } from "./ioctl/call";
@@ -95,6 +99,7 @@ export type { IoctlEnv, IommufdFile, UserMemory } from "./ioctl/env";
 export { hwptAllocData, hwptInvalidate, MAX_USER_DATA } from "./ioctl/nested-handlers";
 export { type LogAccess, processMemory } from "./ioctl/process-memory";
 export { kobjOf } from "./ioctl/resolve";
+export { vdeviceAlloc, viommuAlloc } from "./ioctl/viommu-handlers";
 export type { IommufdCommand, IommufdEvent, IommufdMessage } from "./messages";
 export { allocObjectId, getContext, getObject, leafFirstOrder, MAX_OBJECT_ID, usersOf } from "./objects";
 export { decideOptionSet } from "./option";
@@ -141,6 +146,12 @@ export {
   mockPasidHwpt,
 } from "./selftest/pasid";
 export {
+  mockViommuAllocNested,
+  mockViommuInit,
+  mockViommuInvalidate,
+  mockViommuTypeSupported,
+} from "./selftest/viommu";
+export {
   type AccountMode,
   type HwDomainRef,
   INITIAL_IOMMUFD_STATE,
@@ -161,4 +172,12 @@ export {
   type SystemState,
   VTD_TABLE_BASE,
 } from "./system";
+export {
+  decideVdeviceAlloc,
+  type VdeviceAllocRequest,
+  vdeviceByVirtId,
+  vdeviceOfDevice,
+  vdeviceRemoveEffects,
+} from "./vdevice";
 export { compatIoas, decideVfioIoasSet } from "./vfio-ioas";
+export { decideViommuAlloc, type ViommuAllocRequest, viommuRef } from "./viommu";

@@ -29,6 +29,8 @@ export type IommufdCommand = Extract<
       | "iommufd.fault.release"
       | "iommufd.selftest.trigger_iopf"
       | "iommufd.hwpt.invalidate"
+      | "iommufd.viommu.alloc"
+      | "iommufd.vdevice.alloc"
       | "iommufd.selftest.access_create"
       | "iommufd.selftest.access_destroy"
       | "iommufd.selftest.access_replace_ioas"

@@ -19,11 +19,13 @@ export function getContext(state: IommufdState, ctx: number): IommufdContext | E
 
 /**
  * The lowest free object id of a context (skipping `taken`, ids already
- * chosen by the same command), or ENOSPC when all 2^31 − 1 are taken.
+ * chosen by the same command, and the context's tombstones), or ENOSPC
+ * when all 2^31 − 1 are taken.
  */
 export function allocObjectId(ctx: IommufdContext, taken: readonly number[] = []): number | Errno {
+  const dead = ctx.tombstones ?? [];
   for (let id = 1; id <= MAX_OBJECT_ID; id++)
-    if (ctx.objects[id] === undefined && !taken.includes(id)) return id;
+    if (ctx.objects[id] === undefined && !taken.includes(id) && !dead.includes(id)) return id;
   return errno("ENOSPC", "object ids exhausted");
 }
 

@@ -51,6 +51,21 @@ export interface IommufdObject {
    * sorted; `refs` lists the HWPTs they use.
    */
   readonly attachments?: readonly { readonly pasid: number; readonly hwpt: number }[];
+  /** A vIOMMU: its type (enum iommu_viommu_type; IOMMU_VIOMMU_TYPE_SELFTEST for the mock). */
+  readonly viommuType?: number;
+  /**
+   * A vIOMMU: the IOMMU instance behind it (Linux `viommu->iommu_dev`), as
+   * a driver key (devices.ts `driverKey`): `mock`, `vtd:<unit>`, `smmu:<instance>`.
+   */
+  readonly iommu?: string;
+  /** A vDEVICE: its `virt_id`, the device's id on its vIOMMU as the guest sees it (vSID, vRID…). */
+  readonly virtId?: bigint;
+  /**
+   * A selftest mock device object: its cache (`mock_dev.cache[MOCK_DEV_CACHE_NUM]`)
+   * once a vIOMMU invalidation changed it; absent = every entry
+   * IOMMU_TEST_DEV_CACHE_DEFAULT (`mock_dev_create()`).
+   */
+  readonly devCache?: readonly number[];
   /**
    * A selftest access (type "access"): the id its next item gets
    * (selftest.c staccess->next_id, from 0; ids are never reused).
@@ -70,6 +85,12 @@ export interface IommufdContext {
   readonly objects: Readonly<Record<number, IommufdObject>>;
   /** The IOAS used by the VFIO compat ioctls (IOMMU_VFIO_IOAS), if set. */
   readonly vfioIoas?: number;
+  /**
+   * Ids of objects destroyed from under userspace (a vDEVICE whose device
+   * went: Linux iommufd_object_tombstone_user() leaves XA_ZERO_ENTRY), not
+   * reused until the context closes; absent: none.
+   */
+  readonly tombstones?: readonly number[];
 }
 
 /**
@@ -94,6 +115,12 @@ export interface HwDomainRef {
 export interface MockNestedDomain {
   readonly parent: number;
   readonly iotlb: readonly number[];
+  /**
+   * The global id (kobj) of the vIOMMU it was allocated on
+   * (`mock_nested->mock_viommu`, IOMMU_HWPT_ALLOC with pt_id = a vIOMMU);
+   * absent for one allocated on a NEST_PARENT HWPT.
+   */
+  readonly viommu?: number;
 }
 
 /** The `iommufd` slice of the root state. */

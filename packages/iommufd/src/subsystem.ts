@@ -33,7 +33,9 @@ import { decideMockDomain } from "./selftest/mock-domain";
 import { decideMockPasidAttach, decideMockPasidDetach, decideMockPasidReplace } from "./selftest/pasid";
 import { decideMockDomainReplace } from "./selftest/replace";
 import { INITIAL_IOMMUFD_STATE, type IommufdState } from "./state";
+import { decideVdeviceAlloc } from "./vdevice";
 import { decideVfioIoasSet } from "./vfio-ioas";
+import { decideViommuAlloc } from "./viommu";
 
 /** What the iommufd subsystem needs from the system it is composed into. */
 export interface IommufdOptions {
@@ -47,7 +49,8 @@ export interface IommufdOptions {
  * The iommufd subsystem (root key `iommufd`, command prefix `iommufd.`).
  * Its commands emit events of other slices too (iopt's `ioas.*`), so it is
  * composed with them: see `createSystem`.
- * Errors: see each decider (context.ts, destroy.ts, option.ts, ioas.ts).
+ * Errors: see each decider (context.ts, destroy.ts, option.ts, ioas.ts,
+ * viommu.ts, vdevice.ts…).
  */
 export function createIommufd(
   options: IommufdOptions,
@@ -87,6 +90,10 @@ export function createIommufd(
           return decideHwptAlloc(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.hwpt.invalidate":
           return decideHwptInvalidate(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.viommu.alloc":
+          return decideViommuAlloc(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.vdevice.alloc":
+          return decideVdeviceAlloc(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.vfio_ioas.set":
           return decideVfioIoasSet(root, c.data.ctx, c.data.ioasId);
         case "iommufd.device.bind":

@@ -1,5 +1,5 @@
 /**
- * Dirty tracking and the vIOMMU ioctls, which the model does not have yet:
+ * Dirty tracking, vEVENTQs and HW queues, which the model does not have yet:
  * Linux's answers when the driver lacks the feature, in Linux's order
  * (hw_pagetable.c, io_pagetable.c, viommu.c, eventq.c) — never ENOTTY,
  * since the ioctls exist. Object ids: 1 IOAS, 2 selftest device object,
@@ -47,37 +47,7 @@ describe("features the model lacks answer as a driver without them", () => {
     ).toBe(EOPNOTSUPP);
   });
 
-  it("IOMMU_VIOMMU_ALLOC: type DEFAULT EOPNOTSUPP, ENOENT for a non-device, EOPNOTSUPP for a device", () => {
-    expect(
-      call("IOMMU_VIOMMU_ALLOC", 40, [
-        [8, 4, 0],
-        [12, 4, f.idev],
-        [16, 4, f.hwpt],
-      ]),
-    ).toBe(EOPNOTSUPP);
-    expect(
-      call("IOMMU_VIOMMU_ALLOC", 40, [
-        [8, 4, 0xdeadbeef],
-        [12, 4, f.ioas],
-        [16, 4, f.hwpt],
-      ]),
-    ).toBe(ENOENT);
-    expect(
-      call("IOMMU_VIOMMU_ALLOC", 40, [
-        [8, 4, 0xdeadbeef],
-        [12, 4, f.idev],
-        [16, 4, f.hwpt],
-      ]),
-    ).toBe(EOPNOTSUPP);
-  });
-
-  it("IOMMU_VDEVICE_ALLOC / VEVENTQ_ALLOC / HW_QUEUE_ALLOC: their own checks, then no vIOMMU (ENOENT)", () => {
-    expect(
-      call("IOMMU_VDEVICE_ALLOC", 24, [
-        [4, 4, 1],
-        [8, 4, f.idev],
-      ]),
-    ).toBe(ENOENT);
+  it("IOMMU_VEVENTQ_ALLOC / HW_QUEUE_ALLOC: their own checks, then no vIOMMU (ENOENT)", () => {
     expect(
       call("IOMMU_VEVENTQ_ALLOC", 32, [
         [8, 4, 1],
@@ -125,10 +95,11 @@ describe("features the model lacks answer as a driver without them", () => {
   it("changes nothing", () => {
     const objects = () => Object.keys(f.log.peek().iommufd.contexts[f.fd.ctx]!.objects);
     const before = objects();
-    call("IOMMU_VIOMMU_ALLOC", 40, [
-      [8, 4, 0xdeadbeef],
-      [12, 4, f.idev],
-      [16, 4, f.hwpt],
+    call("IOMMU_HWPT_SET_DIRTY_TRACKING", 16, [[8, 4, f.hwpt]]);
+    call("IOMMU_VEVENTQ_ALLOC", 32, [
+      [8, 4, 1],
+      [12, 4, 1],
+      [16, 4, 8],
     ]);
     expect(objects()).toEqual(before);
   });

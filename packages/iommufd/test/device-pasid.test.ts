@@ -18,6 +18,7 @@ import {
   IOMMU_IOCTL,
   IOMMU_TEST_IOTLB_DEFAULT,
   IOMMU_TEST_OP,
+  IOMMU_VIOMMU_TYPE_SELFTEST,
   MOCK_FLAGS_DEVICE_PASID,
 } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
@@ -75,6 +76,18 @@ class PasidFixture extends NestedFixture {
   /** test_cmd_hwpt_alloc_nested / _iopf with `struct iommu_hwpt_selftest {IOMMU_TEST_IOTLB_DEFAULT}`. */
   nested(parent: number, flags: number, faultId = 0): number {
     return this.must(this.alloc(parent, flags, hwptSelftest(IOMMU_TEST_IOTLB_DEFAULT), faultId));
+  }
+
+  /** test_cmd_viommu_alloc(idev, hwptId, IOMMU_VIOMMU_TYPE_SELFTEST, NULL, 0) → out_viommu_id. */
+  viommuAlloc(hwptId: number): number {
+    const arg = bytes(40, [
+      [0, 4, 40],
+      [8, 4, IOMMU_VIOMMU_TYPE_SELFTEST],
+      [12, 4, this.idev],
+      [16, 4, hwptId],
+    ]);
+    expect(this.fd.ioctl(IOMMU_IOCTL.IOMMU_VIOMMU_ALLOC, arg)).toBe(0);
+    return view(arg).getUint32(20, true);
   }
 
   /** test_ioctl_fault_alloc → [fault_id, the fault fd as a file]. */
@@ -165,8 +178,10 @@ for (const pasidCapable of [false, true]) {
       const [faultId, faultFd] = f.faultAlloc();
       const iopf = f.nested(parent, IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID, faultId);
 
-      // test_cmd_viommu_alloc + the nested HWPT on the vIOMMU (nested_hwpt_id[2]) are
-      // skipped: vIOMMU objects are not modelled (IOMMU_VIOMMU_ALLOC answers ENOTTY).
+      // A regular nested HWPT on a vIOMMU of the parent (nested_hwpt_id[2]).
+      const viommu = f.viommuAlloc(parent);
+      const nested2 = f.nested(viommu, IOMMU_HWPT_ALLOC_PASID);
+      expect(f.log.state.iommufd.contexts[f.fd.ctx]!.objects[nested2]!.refs).toEqual([viommu]);
 
       const s2 = f.must(f.alloc(f.ioas, IOMMU_HWPT_ALLOC_PASID));
 
@@ -247,6 +262,23 @@ for (const pasidCapable of [false, true]) {
 }
 
 describe("iommufd_device_pasid: more of Linux's answers", () => {
+  it("a nested HWPT on a vIOMMU attaches at a PASID without a vDEVICE, not at the RID (selftest.c)", () => {
+    const f = new PasidFixture();
+    const s2 = f.must(f.alloc(f.ioas, IOMMU_HWPT_ALLOC_PASID));
+    expect(f.mockReplace(f.stdev, s2)).toBe(0);
+    const parent = f.must(f.alloc(f.ioas, IOMMU_HWPT_ALLOC_NEST_PARENT));
+    const viommu = f.viommuAlloc(parent);
+    const nested = f.nested(viommu, IOMMU_HWPT_ALLOC_PASID);
+    // mock_domain_set_dev_pasid_nop() does not look for a vDEVICE; mock_domain_nop_attach() does.
+    expect(f.attach(300, nested)).toEqual([0, nested]);
+    expect(f.check(300, nested)).toBe(0);
+    expect(f.mockReplace(f.stdev, nested)).toBe(ENOENT);
+    expect(f.destroy(viommu)).toBe(EBUSY);
+    expect(f.detach(300)).toBe(0);
+    expect(f.destroy(nested)).toBe(0);
+    expect(f.destroy(viommu)).toBe(0);
+  });
+
   it("a HWPT a PASID uses cannot be destroyed; the RID's HWPT stays PASID-compatible while PASIDs are attached", () => {
     const f = new PasidFixture();
     const s2 = f.must(f.alloc(f.ioas, IOMMU_HWPT_ALLOC_PASID));

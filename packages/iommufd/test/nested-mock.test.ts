@@ -36,10 +36,11 @@ function withParents() {
 }
 
 describe("IOMMU_HWPT_ALLOC of a mock nested HWPT", () => {
-  it("refuses a bad device or pt_id (ENOENT dev_id = an IOAS; EINVAL pt_id = a device)", () => {
+  it("refuses a bad device or pt_id (ENOENT dev_id = an IOAS; EINVAL pt_id = a device or none)", () => {
     const f = new NestedFixture(1);
     expect(f.hwptAlloc(f.ioas, f.idev)[0]).toBe(ENOENT);
     expect(f.hwptAlloc(f.idev, f.idev)[0]).toBe(EINVAL);
+    expect(f.hwptAlloc(f.idev, 999)[0]).toBe(EINVAL); // no such object: iommufd_hwpt_alloc() says EINVAL
   });
 
   it("answers the selftest's negative cases with Linux's errnos", () => {

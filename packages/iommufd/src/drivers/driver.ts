@@ -122,6 +122,34 @@ export interface UserInvalidation {
   readonly error?: Errno;
 }
 
+/**
+ * A vIOMMU as its driver sees it (Linux `struct iommufd_viommu`): where it
+ * lives (context and object id, for the vDEVICEs of its `vdevs` table),
+ * its global id, its type and its nesting parent's domain (the stage 2,
+ * `viommu->hwpt->common.domain`).
+ */
+export interface ViommuRef {
+  readonly ctx: number;
+  /** The vIOMMU's object id in `ctx`. */
+  readonly id: number;
+  /** The vIOMMU's global id (its object's kobj). */
+  readonly kobj: number;
+  /** enum iommu_viommu_type (IOMMU_VIOMMU_TYPE_SELFTEST for the mock). */
+  readonly type: number;
+  /** The NEST_PARENT paging domain behind it. */
+  readonly parent: HwDomainRef;
+}
+
+/**
+ * What a driver's `viommu_init` decides: its events, and the bytes it
+ * copies back to the user data (`iommu_copy_struct_to_user()`), if any.
+ */
+export interface ViommuInit {
+  readonly events: Decided;
+  /** Written back at data_uptr (data_len bytes). */
+  readonly dataOut?: Uint8Array;
+}
+
 /** The access of a DMA request (Linux `IOMMU_READ`/`IOMMU_WRITE`, PCIe PASID prefix Exe/Priv bits). */
 export interface DmaAccess {
   readonly write: boolean;
@@ -233,6 +261,51 @@ export interface IommuDriver {
    * SMMUv3 nested domains, invalidated through the vIOMMU instead).
    */
   userInvalidate?(root: HwRoot, ref: HwDomainRef, array: UserDataArray, ctx: DecideContext): UserInvalidation;
+  /**
+   * Linux `iommu_ops.get_viommu_size(dev, type)` ≠ 0: the driver
+   * implements vIOMMU type `type` for `dev`. Absent together with
+   * `viommuInit`: the driver has no vIOMMU (`get_viommu_size`/`viommu_init`
+   * NULL). Either way iommufd answers EOPNOTSUPP (viommu.c
+   * iommufd_viommu_alloc_ioctl()).
+   */
+  viommuTypeSupported?(dev: DeviceInfo, type: number): boolean;
+  /**
+   * Linux `iommu_ops.viommu_init(viommu, parent_domain, user_data)`: set up
+   * vIOMMU `viommu`; `data` is the user data, absent when data_len is 0.
+   * Errors: the driver's (EINVAL/EFAULT copying the data).
+   */
+  viommuInit?(
+    root: HwRoot,
+    viommu: ViommuRef,
+    data: UserData | undefined,
+    ctx: DecideContext,
+  ): ViommuInit | Errno;
+  /**
+   * Linux `iommufd_viommu_ops.alloc_domain_nested(viommu, flags,
+   * user_data)`: a nested domain for global id `kobj` on vIOMMU `viommu`
+   * (over its nesting parent); `flags` without IOMMU_HWPT_FAULT_ID_VALID.
+   * Errors: the driver's (EOPNOTSUPP flags or data type, EINVAL/EFAULT
+   * from the data, ENOMEM at its fault points). Absent: EOPNOTSUPP.
+   */
+  viommuAllocNested?(
+    root: HwRoot,
+    viommu: ViommuRef,
+    kobj: number,
+    flags: number,
+    data: UserData,
+    ctx: DecideContext,
+  ): Decided | Errno;
+  /**
+   * Linux `iommufd_viommu_ops.cache_invalidate(viommu, array)`:
+   * IOMMU_HWPT_INVALIDATE on a vIOMMU, entries processed in order,
+   * stopping at the first error. Absent: EOPNOTSUPP.
+   */
+  viommuInvalidate?(
+    root: HwRoot,
+    viommu: ViommuRef,
+    array: UserDataArray,
+    ctx: DecideContext,
+  ): UserInvalidation;
   /**
    * How many new IO page-table pages (4 KiB each) mapping `areas` in order
    * into paging domain `ref` allocates — the allocations of Linux

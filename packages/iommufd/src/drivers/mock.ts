@@ -12,8 +12,10 @@
  * - nested domains over a NEST_PARENT mock domain from
  *   `iommu_hwpt_selftest` (`mock_domain_alloc_nested()`) and their user
  *   invalidation (`mock_domain_cache_invalidate_user()`), selftest/nested.ts;
+ * - vIOMMUs of type IOMMU_VIOMMU_TYPE_SELFTEST (`mock_viommu_init()`),
+ *   their nested domains and invalidation, selftest/viommu.ts;
  * - attach and detach program nothing (`mock_domain_nop_attach()`,
- *   `mock_domain_set_dev_pasid_nop()`, with their two refusals);
+ *   `mock_domain_set_dev_pasid_nop()`, with their refusals);
  * - hw info `iommu_test_hw_info` (`mock_domain_hw_info()`), dirty tracking
  *   unless MOCK_FLAGS_DEVICE_NO_DIRTY (`mock_domain_capable()`);
  * - translation through the mock IO page table
@@ -35,7 +37,14 @@ import {
   MOCK_FLAGS_DEVICE_NO_DIRTY,
 } from "@iommu-sim/uapi";
 import { decideMockNestedAlloc, mockNestedInvalidate } from "../selftest/nested";
+import {
+  mockViommuAllocNested,
+  mockViommuInit,
+  mockViommuInvalidate,
+  mockViommuTypeSupported,
+} from "../selftest/viommu";
 import type { HwDomainRef } from "../state";
+import { vdeviceOfDevice } from "../vdevice";
 import type {
   AllocatedDomain,
   Decided,
@@ -124,18 +133,35 @@ function hasDirtyOps(root: HwRoot, dev: DeviceInfo, ref: HwDomainRef): boolean {
 }
 
 /**
+ * `iommufd_viommu_get_vdev_id()` for a RID attach of `dev` to mock domain
+ * `ref`: when it is a nested domain allocated on a vIOMMU, the device
+ * needs its vDEVICE on that vIOMMU — ENOENT otherwise.
+ */
+function checkViommuVdev(root: HwRoot, ref: HwDomainRef, dev: DeviceInfo): Errno | undefined {
+  const viommu = root.iommufd.mockNested?.[ref.domain]?.viommu;
+  if (viommu === undefined || dev.mock === undefined) return undefined;
+  const c = root.iommufd.contexts[dev.mock.ctx]!;
+  const vdev = vdeviceOfDevice(c, dev.mock.id);
+  // The vDEVICE's refs[0] is its vIOMMU; the domain names the vIOMMU by its kobj.
+  if (vdev === undefined || c.objects[vdev.refs[0]!]?.kobj !== viommu)
+    return errno("ENOENT", "the device has no vDEVICE on the domain's vIOMMU");
+  return undefined;
+}
+
+/**
  * Attach mock device `dev` at `pasid` to mock domain `ref`: nothing to
  * program; iommufd records the attachment. Errors (Linux's mock):
  * EINVAL a RID attach of a MOCK_FLAGS_DEVICE_NO_DIRTY device to a domain
- * with dirty tracking (`mock_domain_nop_attach()`); ENOMEM a second
- * attach (a replace) at PASID IOMMU_TEST_PASID_RESERVED (1024), its fake
- * error (`mock_domain_set_dev_pasid_nop()`).
+ * with dirty tracking, ENOENT a RID attach to a nested domain of a vIOMMU
+ * on which the device has no vDEVICE (`mock_domain_nop_attach()`); ENOMEM
+ * a second attach (a replace) at PASID IOMMU_TEST_PASID_RESERVED (1024),
+ * its fake error (`mock_domain_set_dev_pasid_nop()`).
  */
 function mockAttach(root: HwRoot, ref: HwDomainRef, dev: DeviceInfo, pasid: number): Decided | Errno {
   if (pasid === 0) {
     if ((dev.mock?.flags ?? 0) & MOCK_FLAGS_DEVICE_NO_DIRTY && hasDirtyOps(root, dev, ref))
       return errno("EINVAL", "a NO_DIRTY mock device cannot use a dirty-tracking domain");
-    return [];
+    return checkViommuVdev(root, ref, dev) ?? [];
   }
   if (pasid === IOMMU_TEST_PASID_RESERVED && attachedHwpt(root, dev, pasid) !== undefined)
     return errno("ENOMEM", "the mock driver fails replaces at PASID 1024");
@@ -195,6 +221,12 @@ export const mockDriver: IommuDriver = {
   userInvalidate(_root, ref, array: UserDataArray): UserInvalidation {
     return mockNestedInvalidate(ref.domain, array);
   },
+
+  viommuTypeSupported: (_dev, type) => mockViommuTypeSupported(type),
+  viommuInit: (_root, _viommu, data) => mockViommuInit(data),
+  viommuAllocNested: (_root, viommu, kobj, flags, data, ctx) =>
+    mockViommuAllocNested(viommu, kobj, flags, data, ctx),
+  viommuInvalidate: mockViommuInvalidate,
 
   // mock_domain_map_pages() writes a flat xarray: no page-table pages to allocate.
   mapTablePages: () => 0,

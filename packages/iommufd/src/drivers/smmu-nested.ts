@@ -8,10 +8,13 @@
  * installs the nested STE (Config = S1+S2: the guest's CD table walked
  * through the parent's stage 2, `arm_smmu_make_nested_domain_ste()`).
  *
- * Deviation from Linux ≥ 6.13: there the parent is a vIOMMU object
- * (IOMMU_VIOMMU_ALLOC) and guest invalidations go through
- * IOMMU_VIOMMU_INVALIDATE. vIOMMUs are not modelled, so the NEST_PARENT
- * paging HWPT itself is the parent, and a nested SMMU HWPT has no
+ * Deviation from Linux ≥ 6.13: there the parent is a vIOMMU object of
+ * type IOMMU_VIOMMU_TYPE_ARM_SMMUV3 (IOMMU_VIOMMU_ALLOC,
+ * `arm_vsmmu_init()`) and guest invalidations go to the vIOMMU
+ * (IOMMU_HWPT_INVALIDATE on its id, `arm_vsmmu_cache_invalidate()`). The
+ * model has vIOMMUs only for the selftest mock (viommu.ts): an SMMUv3
+ * device answers IOMMU_VIOMMU_ALLOC with EOPNOTSUPP, so the NEST_PARENT
+ * paging HWPT itself is the parent here, and a nested SMMU HWPT has no
  * `cache_invalidate_user` (IOMMU_HWPT_INVALIDATE → EOPNOTSUPP, as Linux
  * answers for the same domain).
  */

@@ -28,12 +28,13 @@ import type { IoctlEnv } from "./env";
 import { HANDLERS } from "./handlers";
 
 /**
- * Commands whose handler checks the reserved members itself, after the
- * copy-in, so that the response is still written: Linux hw_pagetable.c
+ * Commands whose handler checks the reserved members and flags itself,
+ * after the copy-in, or — as Linux — not at all: hw_pagetable.c
  * iommufd_hwpt_invalidate() answers a non-zero `__reserved` EOPNOTSUPP
- * with `entry_num` written back 0.
+ * with `entry_num` written back 0; viommu.c iommufd_viommu_alloc_ioctl()
+ * checks `flags` (with `type`, EOPNOTSUPP) and never `__reserved`.
  */
-const HANDLER_CHECKS_RESERVED: ReadonlySet<string> = new Set(["IOMMU_HWPT_INVALIDATE"]);
+const HANDLER_CHECKS_RESERVED: ReadonlySet<string> = new Set(["IOMMU_HWPT_INVALIDATE", "IOMMU_VIOMMU_ALLOC"]);
 
 /** The last command number of the table (IOMMU_TEST_CMD, with CONFIG_IOMMUFD_TEST). */
 const LAST_NR = _IOC_NR(IOMMU_IOCTL.IOMMU_TEST_CMD);

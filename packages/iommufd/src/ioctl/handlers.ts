@@ -27,6 +27,7 @@ import {
 } from "./ioas-handlers";
 import { hwptInvalidate } from "./nested-handlers";
 import { testCmd } from "./selftest-handler";
+import { vdeviceAlloc, viommuAlloc } from "./viommu-handlers";
 
 type Handler = (call: IoctlCall<IommufdRoot>) => number;
 
@@ -82,5 +83,7 @@ export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
   IOMMU_HWPT_INVALIDATE: hwptInvalidate,
   IOMMU_GET_HW_INFO: getHwInfo,
   IOMMU_VFIO_IOAS: vfioIoas,
+  IOMMU_VIOMMU_ALLOC: viommuAlloc,
+  IOMMU_VDEVICE_ALLOC: vdeviceAlloc,
   ...ABSENT_FEATURE_HANDLERS,
 };

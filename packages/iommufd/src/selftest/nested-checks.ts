@@ -8,8 +8,8 @@
  *
  * A mock device's cache starts at IOMMU_TEST_DEV_CACHE_DEFAULT in every
  * entry (`mock_dev_create()`), and only a vIOMMU invalidation
- * (`mock_viommu_cache_invalidate()`) changes it. vIOMMUs are not
- * modelled, so the cache is that constant: no state is kept for it.
+ * (`mock_viommu_cache_invalidate()`, selftest/viommu.ts) changes it: the
+ * device object's `devCache`, absent until then.
  */
 import {
   type Errno,
@@ -51,8 +51,8 @@ export function mdCheckIotlb(
 /**
  * DEV_CHECK_CACHE: entry `cacheId` of mock device `devId`'s cache equals
  * `cache`. ENOENT no device object `devId`; EINVAL a platform device (it
- * has no mock cache), `cacheId` > MOCK_DEV_CACHE_ID_MAX (3), or a value
- * other than IOMMU_TEST_DEV_CACHE_DEFAULT (0xbaddad).
+ * has no mock cache), `cacheId` > MOCK_DEV_CACHE_ID_MAX (3), or another
+ * value (IOMMU_TEST_DEV_CACHE_DEFAULT, 0xbaddad, until an invalidation).
  */
 export function devCheckCache(
   root: IommufdRoot,
@@ -67,6 +67,7 @@ export function devCheckCache(
   if (isErrno(dev)) return dev;
   if (objectDevice(root.iommufd, dev) !== undefined) return errno("EINVAL", "not a mock device");
   if (cacheId > MOCK_DEV_CACHE_ID_MAX) return errno("EINVAL", `cache id ${cacheId} out of range`);
-  if (cache !== IOMMU_TEST_DEV_CACHE_DEFAULT) return errno("EINVAL", `cache[${cacheId}] = 0xbaddad`);
+  const value = dev.devCache?.[cacheId] ?? IOMMU_TEST_DEV_CACHE_DEFAULT;
+  if (cache !== value) return errno("EINVAL", `cache[${cacheId}] = 0x${value.toString(16)}`);
   return undefined;
 }

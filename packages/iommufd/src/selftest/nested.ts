@@ -35,7 +35,8 @@ type MockNestedEvent = Extract<IommufdEvent, { type: `iommufd.mock_nested.${stri
  * IOMMU_HWPT_DATA_SELFTEST → EOPNOTSUPP; then `iommu_copy_struct_from_user`
  * rules — data_len other than 4 (offsetofend(iotlb) = sizeof) → EINVAL,
  * unreadable → EFAULT; ENOMEM at fault point
- * `selftest.nested_domain_alloc` (the kzalloc).
+ * `selftest.nested_domain_alloc` (the kzalloc). `viommu`: the kobj of the
+ * vIOMMU it is allocated on (`mock_viommu_alloc_domain_nested()`), if any.
  * Events: `iommufd.mock_nested.allocated`.
  */
 export function decideMockNestedAlloc(
@@ -43,13 +44,15 @@ export function decideMockNestedAlloc(
   kobj: number,
   data: UserData,
   ctx: DecideContext,
+  viommu?: number,
 ): Decided | Errno {
   if (data.type !== IOMMU_HWPT_DATA_SELFTEST) return errno("EOPNOTSUPP", "not IOMMU_HWPT_DATA_SELFTEST");
   const cfg = copyUserData(iommuHwptSelftest, data);
   if (isErrno(cfg)) return cfg;
   const fail = ctx.step("selftest.nested_domain_alloc", "ENOMEM");
   if (fail) return fail;
-  return [{ type: "iommufd.mock_nested.allocated", data: { kobj, parent, iotlb: cfg.iotlb } }];
+  const on = viommu === undefined ? {} : { viommu };
+  return [{ type: "iommufd.mock_nested.allocated", data: { kobj, parent, iotlb: cfg.iotlb, ...on } }];
 }
 
 /**
@@ -103,7 +106,8 @@ export function evolveMockNested(state: IommufdState, e: MockNestedEvent): Iommu
   switch (e.type) {
     case "iommufd.mock_nested.allocated": {
       const iotlb = new Array<number>(MOCK_NESTED_DOMAIN_IOTLB_NUM).fill(e.data.iotlb);
-      return { ...state, mockNested: { ...all, [e.data.kobj]: { parent: e.data.parent, iotlb } } };
+      const viommu = e.data.viommu === undefined ? {} : { viommu: e.data.viommu };
+      return { ...state, mockNested: { ...all, [e.data.kobj]: { parent: e.data.parent, iotlb, ...viommu } } };
     }
     case "iommufd.mock_nested.iotlb_cleared": {
       const d = all[e.data.kobj];

@@ -48,6 +48,12 @@ export const iommufdNestedMessages = [
       kobj: Kobj,
       parent: UInt(31, "global id of the parent mock paging domain"),
       iotlb: UInt(32, "iommu_hwpt_selftest.iotlb: the value of every mock IOTLB entry"),
+      viommu: Type.Optional(
+        UInt(
+          31,
+          "global id (kobj) of the vIOMMU it was allocated on (mock_nested->mock_viommu); absent: none",
+        ),
+      ),
     }),
     "a selftest mock nested domain was allocated (selftest.c __mock_domain_alloc_nested)",
   ),

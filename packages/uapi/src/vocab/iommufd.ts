@@ -9,6 +9,7 @@ import { iommufdAccessMessages } from "./iommufd-access";
 import { iommufdFaultMessages } from "./iommufd-fault";
 import { iommufdNestedMessages } from "./iommufd-nested";
 import { iommufdPasidMessages } from "./iommufd-pasid";
+import { iommufdViommuMessages } from "./iommufd-viommu";
 import { command, event, type MessageDef } from "./message";
 import { Bytes, ObjectId, U64, UInt } from "./schema";
 
@@ -46,6 +47,11 @@ export const iommufdMessages = [
   event("iommufd.closed", Type.Object({ ctx: Ctx }), "a context and everything left in it are gone"),
   command("iommufd.destroy", Type.Object({ ctx: Ctx, id: UInt(32) }), "IOMMU_DESTROY (iommufd_destroy)"),
   event(
+    "iommufd.object.tombstoned",
+    Type.Object({ ctx: Ctx, id: ObjectId(), type: Type.String() }),
+    "an object was destroyed from under userspace (a vDEVICE whose device went, iommufd_object_tombstone_user): its id stays taken until the context closes",
+  ),
+  event(
     "iommufd.object.destroyed",
     Type.Object({ ctx: Ctx, id: ObjectId(), type: Type.String() }),
     "an object left the context's table (destroyed by IOMMU_DESTROY or by close, leaf first)",
@@ -77,6 +83,14 @@ export const iommufdMessages = [
       autoDomain: Type.Optional(Type.Boolean({ description: "HWPT allocated by auto-domain attach" })),
       flags: Type.Optional(UInt(32, "HWPT alloc flags, or a mock device's MOCK_FLAGS_DEVICE_*")),
       device: Type.Optional(DeviceName),
+      viommuType: Type.Optional(UInt(32, "a vIOMMU's enum iommu_viommu_type (IOMMU_VIOMMU_TYPE_SELFTEST…)")),
+      iommu: Type.Optional(
+        Type.String({
+          pattern: "^(mock|vtd:\\d+|smmu:\\d+)$",
+          description: "a vIOMMU's IOMMU instance (viommu->iommu_dev): mock, vtd:<unit> or smmu:<instance>",
+        }),
+      ),
+      virtId: Type.Optional(U64("a vDEVICE's virt_id: the device's id on its vIOMMU as the guest sees it")),
     }),
     "an object appeared in the context's table (iommufd_object_finalize)",
   ),
@@ -106,7 +120,7 @@ export const iommufdMessages = [
     Type.Object({
       ctx: Ctx,
       devId: UInt(32),
-      ptId: UInt(32, "IOAS (paging) or paging HWPT (nested) object id"),
+      ptId: UInt(32, "IOAS (paging), paging HWPT or vIOMMU (nested) object id"),
       flags: UInt(32, "IOMMU_HWPT_ALLOC_*"),
       dataType: UInt(32, "enum iommu_hwpt_data_type"),
       dataLen: UInt(32, "bytes of driver data"),
@@ -121,6 +135,7 @@ export const iommufdMessages = [
   ),
   ...iommufdFaultMessages,
   ...iommufdNestedMessages,
+  ...iommufdViommuMessages,
   command(
     "iommufd.vfio_ioas.set",
     Type.Object({ ctx: Ctx, ioasId: UInt(32, "IOAS object id; 0 clears") }),

@@ -1,0 +1,99 @@
+/**
+ * Helpers of the vIOMMU tests on the byte interface: IOMMU_VIOMMU_ALLOC,
+ * IOMMU_VDEVICE_ALLOC and IOMMU_HWPT_INVALIDATE on a vIOMMU, with the
+ * layouts of include/uapi/linux/iommufd.h (struct iommu_viommu_alloc: 40
+ * bytes; struct iommu_vdevice_alloc: 24 bytes) and iommufd_test.h
+ * (struct iommu_viommu_selftest {u32 in_data; u32 out_data}: 8 bytes;
+ * struct iommu_viommu_invalidate_selftest {u32 flags; u32 vdev_id; u32
+ * cache_id}: 12 bytes). Offsets transcribed from the headers.
+ */
+import { IOMMU_IOCTL } from "@iommu-sim/uapi";
+import { view } from "./fixture";
+import { bytes } from "./harness";
+import { NestedFixture } from "./nested-support";
+
+/** IOMMU_VIOMMU_TYPE_SELFTEST (iommufd_test.h) and IOMMU_VIOMMU_TYPE_DEFAULT (iommufd.h). */
+export const VIOMMU_TYPE_SELFTEST = 0xdeadbeef;
+export const VIOMMU_TYPE_DEFAULT = 0;
+/** IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST and _INVALID (iommufd_test.h). */
+export const VIOMMU_INV_SELFTEST = 0xdeadbeef;
+export const VIOMMU_INV_SELFTEST_INVALID = 0xdadbeef;
+/** IOMMU_HWPT_DATA_SELFTEST, IOMMU_TEST_IOTLB_DEFAULT, IOMMU_TEST_DEV_CACHE_DEFAULT (iommufd_test.h). */
+export const DATA_SELFTEST = 0xdead;
+export const IOTLB_DEFAULT = 0xbadbeef;
+export const DEV_CACHE_DEFAULT = 0xbaddad;
+/** IOMMU_HWPT_ALLOC_NEST_PARENT, _FAULT_ID_VALID, _PASID (iommufd.h enum iommufd_hwpt_alloc_flags). */
+export const NEST_PARENT = 1;
+export const FAULT_ID_VALID = 1 << 2;
+export const ALLOC_PASID = 1 << 3;
+/** asm-generic/errno-base.h and errno.h, negated. */
+export const [ENOENT, EFAULT, EBUSY, EEXIST, EINVAL, EOPNOTSUPP] = [-2, -14, -16, -17, -22, -95];
+
+/** Entries of struct iommu_viommu_invalidate_selftest (12 bytes each). */
+export const viommuInv = (...e: [flags: number, vdevId: number, cacheId: number][]) =>
+  bytes(
+    12 * e.length,
+    e.flatMap(([f, v, c], i): [number, 4, number][] => [
+      [12 * i, 4, f],
+      [12 * i + 4, 4, v],
+      [12 * i + 8, 4, c],
+    ]),
+  );
+
+/** The iommufd_viommu fixture's setup: a mock device on the IOAS and a NEST_PARENT HWPT (`parent`). */
+export class ViommuFixture extends NestedFixture {
+  parent: number;
+
+  constructor() {
+    super(1);
+    const [rc, parent] = this.hwptAlloc(this.idev, this.ioas, NEST_PARENT);
+    if (rc !== 0) throw new Error(`NEST_PARENT HWPT: ${rc}`);
+    this.parent = parent;
+  }
+
+  /**
+   * IOMMU_VIOMMU_ALLOC → [rc, out_viommu_id]; `data` (null: none) is put in
+   * the scratch area (`dataUptr` overrides its address).
+   */
+  viommuAlloc(
+    devId: number,
+    hwptId: number,
+    type = VIOMMU_TYPE_SELFTEST,
+    opts: { data?: Uint8Array; dataLen?: number; dataUptr?: bigint; flags?: number; reserved?: number } = {},
+  ): [number, number] {
+    const data = opts.data ?? null;
+    const arg = bytes(40, [
+      [0, 4, 40],
+      [4, 4, opts.flags ?? 0],
+      [8, 4, type],
+      [12, 4, devId],
+      [16, 4, hwptId],
+      [24, 4, opts.dataLen ?? data?.length ?? 0],
+      [28, 4, opts.reserved ?? 0],
+      [32, 8, opts.dataUptr ?? this.put(data)],
+    ]);
+    return [this.fd.ioctl(IOMMU_IOCTL.IOMMU_VIOMMU_ALLOC, arg), view(arg).getUint32(20, true)];
+  }
+
+  /** IOMMU_VDEVICE_ALLOC → [rc, out_vdevice_id]. */
+  vdeviceAlloc(viommuId: number, devId: number, virtId: bigint): [number, number] {
+    const arg = bytes(24, [
+      [0, 4, 24],
+      [4, 4, viommuId],
+      [8, 4, devId],
+      [16, 8, virtId],
+    ]);
+    return [this.fd.ioctl(IOMMU_IOCTL.IOMMU_VDEVICE_ALLOC, arg), view(arg).getUint32(12, true)];
+  }
+
+  /** test_cmd_dev_check_cache_all: every entry of the device's cache is `value` → the rcs. */
+  checkDevCacheAll(devId: number, value: number): number[] {
+    return [0, 1, 2, 3].map((i) => this.checkDevCache(devId, i, value));
+  }
+
+  /** The object types of the context, by id. */
+  objects(): Record<number, string> {
+    const c = this.log.state.iommufd.contexts[this.fd.ctx]!;
+    return Object.fromEntries(Object.values(c.objects).map((o) => [o.id, o.type]));
+  }
+}
