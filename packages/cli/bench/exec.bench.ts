@@ -65,6 +65,38 @@ function run(count: number, path = "/dev/iommu", map = false, transport = "slot"
   });
 }
 
+/**
+ * Build the loop programs and the shim, start a daemon (`slotMap` false:
+ * it reads and writes slots with pread/pwrite instead of mapping them) and
+ * warm it up.
+ */
+async function setup(slotMap = true): Promise<void> {
+  dir = mkdtempSync(join(tmpdir(), "iommu-sim-bench-"));
+  exe = join(dir, "ioctl_loop");
+  const src = fileURLToPath(new URL("./ioctl_loop.c", import.meta.url));
+  execFileSync(process.env.CC || "cc", ["-O2", "-o", exe, src]);
+  mapExe = join(dir, "map_loop");
+  execFileSync(process.env.CC || "cc", [
+    "-O2",
+    "-o",
+    mapExe,
+    fileURLToPath(new URL("./map_loop.c", import.meta.url)),
+  ]);
+  shim = buildShim();
+  daemon = await startDaemon({
+    socketPath: join(dir, "d.sock"),
+    drivers: [...createModel().drivers, nopDriver],
+    cpuPressure: () => pressure ?? cpuPressure(),
+    slotMap,
+  });
+  // Warm up on both paths the cases measure, in samples of the same
+  // shape as the measured ones (a fresh program of 10,000 pairs each),
+  // as a long-running daemon is warm: the first few samples after a
+  // daemon starts run up to 2× slower.
+  await run(20_000);
+  for (let i = 0; i < 10; i++) await run(10_000, "", true);
+}
+
 const cases: BenchCase[] = [
   {
     name: "cli.exec.ioctl",
@@ -72,31 +104,7 @@ const cases: BenchCase[] = [
     unit: "ioctls/s",
     doc: "IOMMU_OPTION GET round trips/s from a C program through the shim and daemon (20,000 per sample)",
     samples: 5,
-    async setup() {
-      dir = mkdtempSync(join(tmpdir(), "iommu-sim-bench-"));
-      exe = join(dir, "ioctl_loop");
-      const src = fileURLToPath(new URL("./ioctl_loop.c", import.meta.url));
-      execFileSync(process.env.CC || "cc", ["-O2", "-o", exe, src]);
-      mapExe = join(dir, "map_loop");
-      execFileSync(process.env.CC || "cc", [
-        "-O2",
-        "-o",
-        mapExe,
-        fileURLToPath(new URL("./map_loop.c", import.meta.url)),
-      ]);
-      shim = buildShim();
-      daemon = await startDaemon({
-        socketPath: join(dir, "d.sock"),
-        drivers: [...createModel().drivers, nopDriver],
-        cpuPressure: () => pressure ?? cpuPressure(),
-      });
-      // Warm up on both paths the cases measure, in samples of the same
-      // shape as the measured ones (a fresh program of 10,000 pairs each),
-      // as a long-running daemon is warm: the first few samples after a
-      // daemon starts run up to 2× slower.
-      await run(20_000);
-      for (let i = 0; i < 10; i++) await run(10_000, "", true);
-    },
+    setup: () => setup(),
     async teardown() {
       await daemon?.close();
       rmSync(dir, { recursive: true, force: true });
@@ -109,7 +117,7 @@ const cases: BenchCase[] = [
     unit: "ioctls/s",
     doc: "ioctl round trips/s on a driver that answers at once: the shim + socket + daemon transport alone",
     samples: 5,
-    setup: () => cases[0]!.setup!(),
+    setup: () => setup(),
     teardown: () => cases[0]!.teardown!(),
     measure: () => run(20_000, "/dev/vfio/bench-nop"),
   },
@@ -120,7 +128,7 @@ const cases: BenchCase[] = [
     target: { op: ">=", value: 50_000 },
     doc: "IOMMU_IOAS_MAP + UNMAP pairs/s of 4 KiB of a C program's own memory, mock domain attached (10,000 per sample)",
     samples: 5,
-    setup: () => cases[0]!.setup!(),
+    setup: () => setup(),
     teardown: () => cases[0]!.teardown!(),
     measure: () => run(10_000, "", true),
   },
@@ -130,7 +138,24 @@ const cases: BenchCase[] = [
     unit: "pairs/s",
     doc: "cli.exec.map4k with the slot forced (the daemon sees no CPU pressure, so shims never fall back to the socket)",
     samples: 5,
-    setup: () => cases[0]!.setup!(),
+    setup: () => setup(),
+    teardown: () => cases[0]!.teardown!(),
+    async measure() {
+      pressure = 0;
+      try {
+        return await run(10_000, "", true);
+      } finally {
+        pressure = undefined;
+      }
+    },
+  },
+  {
+    name: "cli.exec.map4k.pread",
+    kind: "value",
+    unit: "pairs/s",
+    doc: "cli.exec.map4k.slot with the daemon reading and writing the slot with pread/pwrite instead of mapping it (its fallback without the addon)",
+    samples: 5,
+    setup: () => setup(false),
     teardown: () => cases[0]!.teardown!(),
     async measure() {
       pressure = 0;
@@ -147,7 +172,7 @@ const cases: BenchCase[] = [
     unit: "pairs/s",
     doc: "cli.exec.map4k with IOMMU_SIM_TRANSPORT=socket: every request a socket round trip (the transport before the shared slot)",
     samples: 5,
-    setup: () => cases[0]!.setup!(),
+    setup: () => setup(),
     teardown: () => cases[0]!.teardown!(),
     measure: () => run(10_000, "", true, "socket"),
   },
@@ -157,7 +182,7 @@ const cases: BenchCase[] = [
     unit: "ioctls/s",
     doc: "cli.exec.roundtrip with IOMMU_SIM_TRANSPORT=socket",
     samples: 5,
-    setup: () => cases[0]!.setup!(),
+    setup: () => setup(),
     teardown: () => cases[0]!.teardown!(),
     measure: () => run(20_000, "/dev/vfio/bench-nop", false, "socket"),
   },

@@ -26,14 +26,13 @@ export { type Install, MSG, PROTOCOL_VERSION } from "./daemon/protocol";
 export { type Daemon, type DaemonOptions, startDaemon } from "./daemon/server";
 export {
   cpuPressure,
-  openSlot,
   POLL_WINDOW_MAX_MS,
   POLL_WINDOW_MIN_MS,
   ROUTE_SLOT_PSI,
   ROUTE_SOCKET_PSI,
-  SLOT,
-  slotSum,
 } from "./daemon/shm";
+export { SLOT, slotSum } from "./daemon/slot";
+export { openSlot } from "./daemon/slot-open";
 export { type IoasidPort, ioasidDriver } from "./drivers/ioasid";
 export { IommufdContextFile, iommufdDriver, type ModelPort } from "./drivers/iommufd";
 export { IommufdAnonFile, type IommufdFileOps } from "./drivers/iommufd-file";
@@ -48,4 +47,4 @@ export { type ExternalLog, ExternalMemory, type ExternalRoot } from "./memory/ex
 export { type ProcCredentials, type RealVma, readCredentials, readMaps } from "./memory/proc-info";
 export { createModel, createModelLog, type Model, type ModelEventLog, type RootState } from "./model";
 export { loadPlatform } from "./platform-file";
-export { buildShim, ShimBuildError, shimCacheDir, shimSourcePath } from "./shim/build";
+export { buildShim, buildSlotMap, ShimBuildError, shimCacheDir, shimSourcePath } from "./shim/build";

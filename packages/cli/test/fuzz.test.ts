@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Daemon, startDaemon } from "../src/daemon/server";
 import { createModel, type Model } from "../src/model";
-import { buildShim } from "../src/shim/build";
+import { buildShim, nodeApiIncludeDir } from "../src/shim/build";
 import { cProgram, HAS_CC, runClient } from "./support";
 
 /** Send `bytes` on a fresh connection, half-close, and wait until the daemon closes it too. */
@@ -137,6 +137,7 @@ describe.skipIf(!HAS_CC)("daemon robustness", { timeout: 120_000 }, () => {
   });
 
   it("SHM_ATTACH's checks, then random requests and garbage through a shared slot", async () => {
+    const { attaches, mapped } = daemon.slots();
     for (const seed of [21, 22, 23]) {
       const r = await runClient("", daemon.socketPath, cProgram("fuzz_slot"), [String(seed), "25"]);
       expect(r.stdout).toBe("PASSED\n");
@@ -144,6 +145,11 @@ describe.skipIf(!HAS_CC)("daemon robustness", { timeout: 120_000 }, () => {
     }
     await stillServes();
     expect(daemon.slots().attached).toBe(0);
+    // Every other round's slot is sealed: mapped into the daemon (whose addon builds wherever Node's headers are).
+    const slots = daemon.slots();
+    expect(slots.attaches - attaches).toBeGreaterThanOrEqual(3 * 25);
+    if (nodeApiIncludeDir() !== undefined) expect(slots.mapped - mapped).toBeGreaterThanOrEqual(3 * 12);
+    expect(slots.attaches - attaches - (slots.mapped - mapped)).toBeGreaterThanOrEqual(3 * 12);
   });
 
   it("random DMA traffic on every node: maps of real memory, faults, VFIO groups, /dev/ioasid, forks", async () => {

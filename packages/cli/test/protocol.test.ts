@@ -76,7 +76,7 @@ describe("encodings", () => {
       0xff,
       0xff,
       0xff,
-      1,
+      2, // version 2 (docs/protocol.md, "Versioning")
       0,
       0,
       0,

@@ -11,9 +11,9 @@ import { isErrno } from "@iommu-sim/uapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcMemory } from "../src/daemon/memory";
 import { type Daemon, startDaemon } from "../src/daemon/server";
-import { SLOT, slotSum } from "../src/daemon/shm";
+import { SLOT, slotSum } from "../src/daemon/slot";
 import { createModel, type Model } from "../src/model";
-import { buildShim } from "../src/shim/build";
+import { buildShim, nodeApiIncludeDir } from "../src/shim/build";
 import { cProgram, HAS_CC, runClient } from "./support";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -54,99 +54,116 @@ describe("ProcMemory snapshots", () => {
   });
 });
 
-describe.skipIf(!HAS_CC)("the shared slot under load", { timeout: 120_000 }, () => {
-  let model: Model;
-  let daemon: Daemon;
-  let shim: string;
-  const internalErrors: unknown[] = [];
+/** The daemon maps slots (slot-map.ts) where Node's headers let it build its addon; `slotMap: false` uses pread/pwrite. */
+const IO_KINDS = [
+  { slotMap: true, kind: nodeApiIncludeDir() !== undefined ? "mapped" : "pread" },
+  { slotMap: false, kind: "pread" },
+] as const;
 
-  beforeAll(async () => {
-    model = createModel();
-    shim = buildShim();
-    daemon = await startDaemon({
-      socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-shm-")), "d.sock"),
-      drivers: model.drivers,
-      onInternalError: (e) => internalErrors.push(e),
-      onProcessExit: (pid) => model.processExited(pid),
-      // No CPU pressure: the shims keep to their slots whatever else runs on the machine.
-      cpuPressure: () => 0,
+describe.skipIf(!HAS_CC).each(IO_KINDS)(
+  "the shared slot under load ($kind)",
+  { timeout: 120_000 },
+  ({ slotMap, kind }) => {
+    let model: Model;
+    let daemon: Daemon;
+    let shim: string;
+    const internalErrors: unknown[] = [];
+
+    beforeAll(async () => {
+      model = createModel();
+      shim = buildShim();
+      daemon = await startDaemon({
+        socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-shm-")), "d.sock"),
+        drivers: model.drivers,
+        onInternalError: (e) => internalErrors.push(e),
+        onProcessExit: (pid) => model.processExited(pid),
+        // No CPU pressure: the shims keep to their slots whatever else runs on the machine.
+        cpuPressure: () => 0,
+        slotMap,
+      });
     });
-  });
-  afterAll(() => daemon.close());
+    afterAll(() => daemon.close());
 
-  /** Requests served through slots so far. */
-  const served = () => daemon.slots().served;
+    /** Requests served through slots so far. */
+    const served = () => daemon.slots().served;
 
-  it("random pauses, slow maps and bad pointers never lose a request or a reply (one thread)", async () => {
-    const before = served();
-    const { wakes, woke } = daemon.slots();
-    const r = await runClient(shim, daemon.socketPath, cProgram("hammer"), ["1", "800", "1"]);
-    expect(r.stdout).toBe("PASSED\n");
-    // open, SET, IOAS_ALLOC, then at least one ioctl per step: all through the slot.
-    expect(served() - before).toBeGreaterThanOrEqual(803);
-    // Sleeps past the daemon's window (≤ 200 µs) need a WAKE; 4 MiB maps (ms of model work) outlast the
-    // shim's spin (≤ 50 µs), so it sleeps and the daemon must WAKE it.
-    expect(daemon.slots().wakes).toBeGreaterThan(wakes);
-    expect(daemon.slots().woke).toBeGreaterThan(woke);
-    expect(internalErrors).toEqual([]);
-  });
-
-  it("threads of one process take turns on its slot", async () => {
-    const before = served();
-    const r = await runClient(shim, daemon.socketPath, cProgram("hammer"), ["2", "300", "4"]);
-    expect(r.stdout).toBe("PASSED\n");
-    expect(served() - before).toBeGreaterThanOrEqual(4 * 303);
-  });
-
-  it("forked children attach slots of their own while the parent keeps using its", async () => {
-    const before = served();
-    const r = await runClient(shim, daemon.socketPath, cProgram("fork_slot"));
-    expect(r.stdout).toBe("PASSED\n");
-    // parent: open + SET + 400 + FORK/FORK_DONE ×3 + 1; each child: open + SET + 800.
-    expect(served() - before).toBeGreaterThanOrEqual(2 + 400 + 6 + 1 + 3 * 802);
-  });
-
-  it("IOMMU_SIM_TRANSPORT=socket keeps every request on the socket, with the same answers", async () => {
-    const before = served();
-    const r = await runClient(shim, daemon.socketPath, cProgram("hammer"), ["3", "300", "2"], {
-      IOMMU_SIM_TRANSPORT: "socket",
-    });
-    expect(r.stdout).toBe("PASSED\n");
-    expect(served()).toBe(before);
-  });
-
-  it("under CPU pressure requests go on the socket; flipping back and forth loses nothing", async () => {
-    let calls = 0;
-    const pressured = await startDaemon({
-      socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-shm-")), "p.sock"),
-      drivers: createModel().drivers,
-      onInternalError: (e) => internalErrors.push(e),
-      cpuPressure: () => (pressure === "flip" ? (calls++ % 2) * 100 : 100),
-      // Re-read at every routing decision, so the flips do not depend on how long the run takes.
-      pressurePeriodMs: 0,
-    });
-    let pressure: "high" | "flip" = "high";
-    try {
-      let r = await runClient(shim, pressured.socketPath, cProgram("hammer"), ["4", "300", "2"]);
+    it("random pauses, slow maps and bad pointers never lose a request or a reply (one thread)", async () => {
+      const before = served();
+      const { wakes, woke } = daemon.slots();
+      const r = await runClient(shim, daemon.socketPath, cProgram("hammer"), ["1", "800", "1"]);
       expect(r.stdout).toBe("PASSED\n");
-      // Routed to the socket from the attach on: no request came through a slot.
-      expect(pressured.slots().served).toBe(0);
-      pressure = "flip";
-      r = await runClient(shim, pressured.socketPath, cProgram("hammer"), ["5", "1500", "2"]);
-      expect(r.stdout).toBe("PASSED\n");
-      expect(calls).toBeGreaterThan(1);
-      expect(pressured.slots().served).toBeGreaterThan(0);
-    } finally {
-      await pressured.close();
-    }
-    expect(internalErrors).toEqual([]);
-  });
+      // open, SET, IOAS_ALLOC, then at least one ioctl per step: all through the slot.
+      expect(served() - before).toBeGreaterThanOrEqual(803);
+      // Sleeps past the daemon's window (≤ 200 µs) need a WAKE; 4 MiB maps (ms of model work) outlast the
+      // shim's spin (≤ 50 µs), so it sleeps and the daemon must WAKE it.
+      expect(daemon.slots().wakes).toBeGreaterThan(wakes);
+      expect(daemon.slots().woke).toBeGreaterThan(woke);
+      expect(internalErrors).toEqual([]);
+    });
 
-  it("leaves nothing behind", async () => {
-    for (let i = 0; i < 500 && daemon.connections() > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(daemon.slots().attached).toBe(0);
-    expect(daemon.files.size).toBe(0);
-    expect([...model.log.state.mm.processes.keys()]).toEqual([]);
-    expect(internalErrors).toEqual([]);
-  });
-});
+    it("threads of one process take turns on its slot", async () => {
+      const before = served();
+      const r = await runClient(shim, daemon.socketPath, cProgram("hammer"), ["2", "300", "4"]);
+      expect(r.stdout).toBe("PASSED\n");
+      expect(served() - before).toBeGreaterThanOrEqual(4 * 303);
+    });
+
+    it("forked children attach slots of their own while the parent keeps using its", async () => {
+      const before = served();
+      const r = await runClient(shim, daemon.socketPath, cProgram("fork_slot"));
+      expect(r.stdout).toBe("PASSED\n");
+      // parent: open + SET + 400 + FORK/FORK_DONE ×3 + 1; each child: open + SET + 800.
+      expect(served() - before).toBeGreaterThanOrEqual(2 + 400 + 6 + 1 + 3 * 802);
+    });
+
+    it("IOMMU_SIM_TRANSPORT=socket keeps every request on the socket, with the same answers", async () => {
+      const before = served();
+      const r = await runClient(shim, daemon.socketPath, cProgram("hammer"), ["3", "300", "2"], {
+        IOMMU_SIM_TRANSPORT: "socket",
+      });
+      expect(r.stdout).toBe("PASSED\n");
+      expect(served()).toBe(before);
+    });
+
+    it("under CPU pressure requests go on the socket; flipping back and forth loses nothing", async () => {
+      let calls = 0;
+      const pressured = await startDaemon({
+        socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-shm-")), "p.sock"),
+        drivers: createModel().drivers,
+        onInternalError: (e) => internalErrors.push(e),
+        cpuPressure: () => (pressure === "flip" ? (calls++ % 2) * 100 : 100),
+        // Re-read at every routing decision, so the flips do not depend on how long the run takes.
+        pressurePeriodMs: 0,
+      });
+      let pressure: "high" | "flip" = "high";
+      try {
+        let r = await runClient(shim, pressured.socketPath, cProgram("hammer"), ["4", "300", "2"]);
+        expect(r.stdout).toBe("PASSED\n");
+        // Routed to the socket from the attach on: no request came through a slot.
+        expect(pressured.slots().served).toBe(0);
+        pressure = "flip";
+        r = await runClient(shim, pressured.socketPath, cProgram("hammer"), ["5", "1500", "2"]);
+        expect(r.stdout).toBe("PASSED\n");
+        expect(calls).toBeGreaterThan(1);
+        expect(pressured.slots().served).toBeGreaterThan(0);
+      } finally {
+        await pressured.close();
+      }
+      expect(internalErrors).toEqual([]);
+    });
+
+    it(`every slot the shims attached was reached by ${kind}`, () => {
+      const { attaches, mapped } = daemon.slots();
+      expect(attaches).toBeGreaterThanOrEqual(4);
+      expect(mapped).toBe(kind === "mapped" ? attaches : 0);
+    });
+
+    it("leaves nothing behind", async () => {
+      for (let i = 0; i < 500 && daemon.connections() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(daemon.slots().attached).toBe(0);
+      expect(daemon.files.size).toBe(0);
+      expect([...model.log.state.mm.processes.keys()]).toEqual([]);
+      expect(internalErrors).toEqual([]);
+    });
+  },
+);

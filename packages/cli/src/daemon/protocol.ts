@@ -17,7 +17,7 @@
  */
 
 /** The protocol version this daemon speaks (HELLO carries the client's). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Bytes of a frame header. */
 export const HEADER_SIZE = 12;
 /** The largest frame accepted (a path is at most PATH_MAX = 4096 bytes). */

@@ -11,7 +11,11 @@ import { DriverRegistry } from "./driver";
 import { FileTable } from "./files";
 import { encodeResult, type Frame, FrameDecoder, MSG } from "./protocol";
 import { type Reply, Session, type SessionShared } from "./session";
-import { cpuPressure, openSlot, ShmChannel, ShmPoller, SLOT } from "./shm";
+import { cpuPressure, ShmPoller } from "./shm";
+import { SLOT } from "./slot";
+import { ShmChannel } from "./slot-channel";
+import { slotIo } from "./slot-io";
+import { openSlot } from "./slot-open";
 
 /** Options of `startDaemon`. */
 export interface DaemonOptions {
@@ -38,6 +42,12 @@ export interface DaemonOptions {
   readonly cpuPressure?: () => number | undefined;
   /** How often (ms) the CPU pressure is re-read at most (default PRESSURE_PERIOD_MS, 200); tests pass 0. */
   readonly pressurePeriodMs?: number;
+  /**
+   * Whether slots are mapped into the daemon when the addon is available
+   * (slot-map.ts; default true); false reads and writes every slot with
+   * pread/pwrite (tests and benchmarks of the fallback).
+   */
+  readonly slotMap?: boolean;
 }
 
 /** A running daemon. */
@@ -49,12 +59,15 @@ export interface Daemon {
   connections(): number;
   /**
    * The shared-slot transport (shm.ts): slots attached now, and counters —
-   * requests served through slots, those found while polling (no WAKE
+   * slots attached and mapped, requests served through slots, those found while polling (no WAKE
    * needed: the fast path), polling windows that passed in vain, WAKE
    * frames received, WAKE | REPLY frames sent to sleeping shims.
    */
   slots(): {
     readonly attached: number;
+    /** Slots attached since the daemon started, and of them those mapped into the daemon (slot-map.ts). */
+    readonly attaches: number;
+    readonly mapped: number;
     readonly served: number;
     readonly polled: number;
     readonly idle: number;
@@ -112,6 +125,7 @@ function serveConnection(
   shared: SessionShared,
   live: Map<Socket, LiveConnection>,
   poller: ShmPoller,
+  slotMap: boolean,
 ): void {
   const session = new Session(shared);
   const decoder = new FrameDecoder();
@@ -141,7 +155,7 @@ function serveConnection(
     if (dv.getUint32(4, true) !== SLOT.SIZE) return result(EINVAL);
     const fd = openSlot(pid, dv.getUint32(0, true));
     if (typeof fd !== "number") return result(fd.ret);
-    channel = new ShmChannel(fd, {
+    channel = new ShmChannel(slotIo(fd, slotMap), {
       handle: (f) => {
         reapGone(live, pid);
         return session.handle(f);
@@ -237,7 +251,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     options.cpuPressure ?? (process.env.IOMMU_SIM_TRANSPORT === "slot" ? () => 0 : cpuPressure),
     options.pressurePeriodMs,
   );
-  const server: Server = createServer((s) => serveConnection(s, shared, live, poller));
+  const server: Server = createServer((s) =>
+    serveConnection(s, shared, live, poller, options.slotMap ?? true),
+  );
   if (existsSync(options.socketPath)) {
     // Replace a stale socket, never anything else the path may name.
     if (!lstatSync(options.socketPath).isSocket()) {

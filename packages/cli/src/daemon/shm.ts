@@ -1,10 +1,12 @@
 /**
  * The shared-memory transport (protocol.md, "Shared slot"): a program's
  * requests reach the daemon through a small memfd that the shim maps
- * MAP_SHARED and the daemon reads and writes with pread/pwrite
- * (fs.readSync/writeSync at offsets — tmpfs pages are the page cache, so
- * the daemon's reads see the shim's stores and vice versa), without a
- * native addon and without a socket round trip through the event loop.
+ * MAP_SHARED, without a socket round trip through the event loop. The
+ * daemon maps it too when it can (slot-map.ts: a Node-API addon built from
+ * source, for a memfd sealed against shrinking), else reads and writes it
+ * with pread/pwrite (slot-io.ts). Files: slot.ts (layout, checksum),
+ * slot-open.ts (SHM_ATTACH's checks), slot-io.ts, slot-channel.ts (one
+ * slot's requests and replies), this file (polling every slot, routing).
  *
  * The slot (bytes, little-endian u32s):
  *
@@ -18,14 +20,17 @@
  * |     32 | request    | shim       | one frame (protocol.ts), 12 ≤ length ≤ MAX_FRAME          |
  * |   8256 | `rep_seq`  | daemon     | the `req_seq` answered                                    |
  * |   8260 | `rep_sum`  | daemon     | `slotSum(rep_seq, reply frame)`                           |
- * |   8264 | reply      | daemon     | one frame                                                |
+ * |   8264 | `rep_time` | daemon     | CLOCK_MONOTONIC µs (mod 2^32) at the reply: how long the daemon took, for the shim's spin budget |
+ * |   8268 | reply      | daemon     | one frame                                                |
  *
- * One pread finds and reads a request, one pwrite stores a reply. A copy
- * the kernel makes with a string instruction may store (and load) its
- * bytes out of order, so a record is accepted only when its checksum
- * matches: the daemon re-reads a request whose sum does not match once
- * (the shim stored `req_seq` last, so a second read sees it whole) and
- * ends the connection if it still does not; the shim spins until the
+ * A poll is one load of `req_seq` (mapped) or one pread of the header and
+ * request; the request is copied out of the slot before it is checked.
+ * A reply is stored frame first and `rep_seq` last (mapped), or with one
+ * pwrite. A copy the kernel makes with a string instruction may store (and
+ * load) its bytes out of order, so a record is accepted only when its
+ * checksum matches: the daemon re-reads a request whose sum does not match
+ * once (the shim stored `req_seq` last, so a second read sees it whole)
+ * and ends the connection if it still does not; the shim spins until the
  * reply's sum matches.
  *
  * No request is lost (a Dekker handshake on each side): the shim stores
@@ -50,49 +55,12 @@
  * Nothing in the slot is trusted: a frame length outside [12, MAX_FRAME]
  * or a sum that stays wrong, a short read (the program truncated the
  * file) or an I/O error ends the connection, as a bad frame on the socket
- * does.
+ * does. A slot is mapped only once it can no longer shrink (F_SEAL_SHRINK),
+ * so no program can make the daemon touch a page past the file's end.
  */
-import {
-  closeSync,
-  fstatSync,
-  openSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  statSync,
-  writeSync,
-} from "node:fs";
-import { type Errno, errno } from "@iommu-sim/uapi";
-import { encodeFrame, type Frame, HEADER_SIZE, MAX_FRAME, MSG, REPLY } from "./protocol";
-import type { Reply } from "./session";
-
-/** The slot's layout (byte offsets) and size; shim/iommu_sim_preload.c mirrors it. */
-export const SLOT = {
-  /** Bytes of the memfd: header + request + reply, rounded up to 4 KiB pages. */
-  SIZE: 20480,
-  REQ_SEQ: 0,
-  REQ_SUM: 4,
-  POLLING: 8,
-  SLEEPING: 12,
-  /** Written by the daemon: 0 = requests through the slot, 1 = through the socket. */
-  ROUTE: 16,
-  /** The request frame. */
-  REQ: 32,
-  REP_SEQ: 64 + MAX_FRAME,
-  REP_SUM: 68 + MAX_FRAME,
-  /** The reply frame. */
-  REP: 72 + MAX_FRAME,
-} as const;
-
-/**
- * The checksum of a slot record: 32-bit FNV-1a over the frame's bytes,
- * seeded with the offset basis XOR `seq` (the shim computes the same).
- */
-export function slotSum(seq: number, frame: Uint8Array): number {
-  let h = (0x811c9dc5 ^ seq) >>> 0;
-  for (let i = 0; i < frame.length; i++) h = Math.imul(h ^ frame[i]!, 0x01000193);
-  return h >>> 0;
-}
+import { readFileSync } from "node:fs";
+import { fence } from "./slot";
+import type { ShmChannel } from "./slot-channel";
 
 /**
  * How long the daemon keeps polling after the last request it served (ms):
@@ -137,222 +105,6 @@ export function cpuPressure(): number | undefined {
   }
 }
 
-/** Bytes read by each poll: the header and the start of the request frame (most requests fit). */
-const FIRST_READ = 512;
-
-/**
- * A full memory fence for the daemon's thread (StoreLoad: the flag this
- * side wrote is visible before it reads the other side's). An atomic
- * read-modify-write on shared memory is a locked instruction on x86 and a
- * full barrier in V8's code on arm64.
- */
-const fenceCell = new Int32Array(new SharedArrayBuffer(4));
-function fence(): void {
-  Atomics.add(fenceCell, 0, 0);
-}
-
-const O_ACCMODE = 3;
-const O_RDWR = 2;
-
-/** The access mode (O_RDONLY/O_WRONLY/O_RDWR) of fd `fd` of process `pid`, from /proc/<pid>/fdinfo; undefined if unknown. */
-function accessMode(pid: number, fd: number): number | undefined {
-  try {
-    const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1"));
-    return m === null ? undefined : Number.parseInt(m[1]!, 8) & O_ACCMODE;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Open the slot of process `pid`: its fd `fd`, reopened through
- * /proc/<pid>/fd (which needs the same ptrace rights as /proc/<pid>/mem).
- * Only a memfd (a "/memfd:" link, no name in any directory) of exactly
- * SLOT.SIZE bytes that the program holds open read-write is accepted, so a
- * client cannot make the daemon write into any other file it can name.
- * @returns the daemon's fd, or EBADF (no such fd), EINVAL (not a memfd of
- *   SLOT.SIZE bytes open read-write, or replaced while being opened).
- */
-export function openSlot(pid: number, fd: number): number | Errno {
-  const path = `/proc/${pid}/fd/${fd}`;
-  let target: string;
-  let before: ReturnType<typeof statSync>;
-  try {
-    target = readlinkSync(path);
-    before = statSync(path);
-  } catch {
-    return errno("EBADF", `fd ${fd} of process ${pid} is not open`);
-  }
-  if (!target.startsWith("/memfd:") || !before.isFile() || before.nlink !== 0 || before.size !== SLOT.SIZE) {
-    return errno("EINVAL", `fd ${fd} is not a memfd of ${SLOT.SIZE} bytes`);
-  }
-  // The program must itself be able to write the file (fs/proc/fd.c seq_show "flags:", octal, O_RDWR = 2):
-  // the daemon never writes where the program could not (a read-only memfd another process shares with it).
-  if (accessMode(pid, fd) !== O_RDWR) return errno("EINVAL", `fd ${fd} is not open read-write`);
-  let own: number;
-  try {
-    own = openSync(path, "r+");
-  } catch {
-    return errno("EBADF", `cannot open fd ${fd} of process ${pid}`);
-  }
-  // The fd may have been replaced between the checks and the open: it must still be the same file.
-  const after = fstatSync(own);
-  if (after.dev !== before.dev || after.ino !== before.ino) {
-    closeSync(own);
-    return errno("EINVAL", `fd ${fd} changed while being opened`);
-  }
-  return own;
-}
-
-/** What a channel needs of its connection. */
-export interface ChannelPeer {
-  /** Answer one request frame (Session.handle). */
-  handle(frame: Frame): Reply;
-  /** Send `bytes` on the connection's socket (a WAKE | REPLY). */
-  send(bytes: Uint8Array): void;
-  /** The slot is unusable or the session asked to close: end the connection. */
-  close(): void;
-}
-
-/** The WAKE | REPLY frame: the reply is in the slot. */
-const WAKE_REPLY = encodeFrame(MSG.WAKE | REPLY, 0, new Uint8Array(0));
-
-/** One process's slot, served by the daemon. */
-export class ShmChannel {
-  private lastSeq = 0;
-  private closed = false;
-  /** A reply was stored and the shim's `sleeping` has not been looked at since. */
-  private wakeOwed = false;
-  /** The header and request as read: SLOT.REQ + MAX_FRAME bytes. */
-  private readonly buf = new Uint8Array(SLOT.REQ + MAX_FRAME);
-  private readonly view = new DataView(this.buf.buffer);
-  /** The reply record: rep_seq, rep_sum, frame. */
-  private out = new Uint8Array(8 + 64);
-  private readonly word = new Uint8Array(4);
-  private readonly wordView = new DataView(this.word.buffer);
-
-  constructor(
-    private readonly fd: number,
-    private readonly peer: ChannelPeer,
-  ) {}
-
-  /** Whether the channel is gone (closed, or failed and closed its connection). */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /**
-   * Serve the request waiting in the slot, if any.
-   * @returns true if a request was served (or the channel failed: nothing more to poll).
-   */
-  poll(): boolean {
-    if (this.closed) return false;
-    try {
-      let got = readSync(this.fd, this.buf, 0, SLOT.REQ + FIRST_READ, 0);
-      if (got < SLOT.REQ + HEADER_SIZE) return this.fail();
-      const seq = this.view.getUint32(SLOT.REQ_SEQ, true);
-      if (seq === this.lastSeq) {
-        // The handshake's daemon side: the reply was stored (and fenced) before this read of `sleeping`.
-        if (this.wakeOwed && this.view.getUint32(SLOT.SLEEPING, true) !== 0) {
-          this.wakeOwed = false;
-          this.peer.send(WAKE_REPLY);
-        }
-        return false;
-      }
-      let frame = this.request(got);
-      if (frame === undefined) {
-        // Torn (the kernel's copy may load out of order): read again; the shim stored req_seq last.
-        got = readSync(this.fd, this.buf, 0, SLOT.REQ + FIRST_READ, 0);
-        if (got < SLOT.REQ + HEADER_SIZE) return this.fail();
-        frame = this.request(got);
-        if (frame === undefined) return this.fail();
-      }
-      this.lastSeq = this.view.getUint32(SLOT.REQ_SEQ, true);
-      this.wakeOwed = false;
-      const reply = this.peer.handle(frame);
-      if (reply.close === true || !("send" in reply)) {
-        this.peer.close();
-        return true;
-      }
-      this.store(this.lastSeq, reply.send);
-      fence();
-      // `sleeping` is read by the next poll (the poller always polls once more before it goes idle).
-      this.wakeOwed = true;
-      return true;
-    } catch {
-      return this.fail();
-    }
-  }
-
-  /** Set or clear `polling` (the shim sends WAKE only while it is clear). */
-  setPolling(on: boolean): void {
-    this.setWord(SLOT.POLLING, on ? 1 : 0);
-  }
-
-  /** Set `route`: true sends the shim's requests to the socket (see the module comment). */
-  setRoute(socket: boolean): void {
-    this.setWord(SLOT.ROUTE, socket ? 1 : 0);
-  }
-
-  private setWord(offset: number, value: number): void {
-    if (this.closed) return;
-    this.wordView.setUint32(0, value, true);
-    try {
-      writeSync(this.fd, this.word, 0, 4, offset);
-    } catch {
-      this.fail();
-    }
-  }
-
-  /** Release the daemon's fd on the slot. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      closeSync(this.fd);
-    } catch {
-      // nothing to release
-    }
-  }
-
-  /**
-   * The request frame in `buf` (`got` bytes read so far; the rest of a long
-   * frame is read now), or undefined when its length is impossible or its
-   * sum does not match `req_sum`.
-   */
-  private request(got: number): Frame | undefined {
-    const length = this.view.getUint32(SLOT.REQ, true);
-    if (length < HEADER_SIZE || length > MAX_FRAME) return undefined;
-    const need = SLOT.REQ + length;
-    if (need > got && readSync(this.fd, this.buf, got, need - got, got) !== need - got) return undefined;
-    const bytes = this.buf.subarray(SLOT.REQ, need);
-    const seq = this.view.getUint32(SLOT.REQ_SEQ, true);
-    if (slotSum(seq, bytes) !== this.view.getUint32(SLOT.REQ_SUM, true)) return undefined;
-    return {
-      type: this.view.getUint16(SLOT.REQ + 4, true),
-      flags: this.view.getUint16(SLOT.REQ + 6, true),
-      tag: this.view.getUint32(SLOT.REQ + 8, true),
-      body: bytes.subarray(HEADER_SIZE),
-    };
-  }
-
-  /** Store the reply record for `seq`: rep_seq, rep_sum, frame — one pwrite. */
-  private store(seq: number, frame: Uint8Array): void {
-    if (this.out.length < 8 + frame.length) this.out = new Uint8Array(8 + frame.length);
-    const dv = new DataView(this.out.buffer);
-    dv.setUint32(0, seq, true);
-    dv.setUint32(4, slotSum(seq, frame), true);
-    this.out.set(frame, 8);
-    writeSync(this.fd, this.out, 0, 8 + frame.length, SLOT.REP_SEQ);
-  }
-
-  private fail(): true {
-    this.close();
-    this.peer.close();
-    return true;
-  }
-}
-
 /**
  * The daemon's polling of every attached slot. `kick()` (after a WAKE, or
  * an attach) polls synchronously until no slot had a request for the
@@ -369,12 +121,13 @@ export class ShmPoller {
   private routeSocket = false;
   private pressureAt = Number.NEGATIVE_INFINITY;
   /**
-   * Counters (diagnostics): requests served, of which found while polling
-   * after another (no WAKE needed); polling windows that passed in vain;
-   * WAKE frames received; WAKE | REPLY frames sent to sleeping shims
+   * Counters (diagnostics): slots attached, of which mapped into the daemon
+   * (the rest use pread/pwrite); requests served, of which found while
+   * polling after another (no WAKE needed); polling windows that passed in
+   * vain; WAKE frames received; WAKE | REPLY frames sent to sleeping shims
    * (the server counts the last two).
    */
-  readonly stats = { served: 0, polled: 0, idle: 0, wakes: 0, woke: 0 };
+  readonly stats = { attaches: 0, mapped: 0, served: 0, polled: 0, idle: 0, wakes: 0, woke: 0 };
 
   /**
    * `pressure` reads the CPU pressure (default: cpuPressure(), from
@@ -390,6 +143,8 @@ export class ShmPoller {
     this.pressureAt = Number.NEGATIVE_INFINITY; // a fresh reading for the new slot
     this.route(performance.now());
     this.channels.add(channel);
+    this.stats.attaches++;
+    if (channel.kind === "mapped") this.stats.mapped++;
     channel.setRoute(this.routeSocket);
   }
 

@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 	EXPECT_EQ(0, connect(sock, (struct sockaddr *)&a, sizeof a));
 	for (int i = 0; i < 16; i++) nonce[i] = (uint8_t)rnd();
 	uint8_t hello[40] = { 0 };
-	put32(hello, 1);
+	put32(hello, 2); /* protocol version */
 	put32(hello + 4, (uint32_t)getpid());
 	put64(hello + 8, (uint64_t)(uintptr_t)nonce);
 	memcpy(hello + 16, nonce, 16);

@@ -7,6 +7,8 @@
  * echoed, its sum right), and garbage — random lengths and sums, random
  * bytes over the whole slot, a truncated memfd — after which the daemon
  * must close the connection (or ignore the slot) and go on serving others.
+ * Every other round's memfd is sealed against shrinking, so the daemon maps
+ * it (its truncation must then fail with EPERM).
  * Usage: fuzz_slot SEED ROUNDS.
  */
 #include "check.h"
@@ -19,7 +21,7 @@
 #define SLOT_SIZE 20480
 #define REQ 32
 #define REP_SEQ (64 + 8192)
-#define REP (72 + 8192)
+#define REP (76 + 8192)
 
 static uint64_t s;
 static uint64_t rnd(void)
@@ -101,7 +103,7 @@ static void hello(void)
 	EXPECT_EQ(0, connect(sock, (struct sockaddr *)&a, sizeof a));
 	for (int i = 0; i < 16; i++) nonce[i] = (uint8_t)rnd();
 	uint8_t h[40] = { 0 };
-	put32(h, 1);
+	put32(h, 2); /* protocol version */
 	put32(h + 4, (uint32_t)getpid());
 	put64(h + 8, (uint64_t)(uintptr_t)nonce);
 	memcpy(h + 16, nonce, 16);
@@ -119,10 +121,13 @@ static int64_t attach(int fd, uint32_t size)
 	return call(12, b, sizeof b);
 }
 
-static int new_memfd(off_t size)
+/* A memfd of `size` bytes; `sealed`: it can no longer shrink (F_SEAL_SHRINK),
+ * so the daemon maps it instead of using pread/pwrite (src/daemon/slot-map.ts). */
+static int new_memfd(off_t size, int sealed)
 {
-	int m = memfd_create("fuzz-slot", MFD_CLOEXEC);
+	int m = memfd_create("fuzz-slot", MFD_CLOEXEC | (sealed ? MFD_ALLOW_SEALING : 0));
 	if (m >= 0 && ftruncate(m, size) < 0) { close(m); return -1; }
+	if (m >= 0 && sealed && fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK) < 0) { close(m); return -1; }
 	return m;
 }
 
@@ -132,7 +137,7 @@ static void attach_checks(void)
 	hello();
 	EXPECT_EQ(-6, call(13, NULL, 0)); /* WAKE without a slot: ENXIO */
 	EXPECT_EQ(-71, call(12, (const uint8_t *)"abc", 3)); /* EPROTO */
-	int m = new_memfd(SLOT_SIZE);
+	int m = new_memfd(SLOT_SIZE, 0);
 	EXPECT_EQ(-22, attach(m, 4096)); /* EINVAL: not the slot's size */
 	int p[2];
 	EXPECT_EQ(0, pipe(p));
@@ -142,7 +147,7 @@ static void attach_checks(void)
 		EXPECT_EQ(0, ftruncate(t, SLOT_SIZE));
 		EXPECT_EQ(-22, attach(t, SLOT_SIZE)); /* unlinked, but not a memfd */
 	}
-	int small = new_memfd(4096);
+	int small = new_memfd(4096, 1); /* sealed, so it can only grow */
 	EXPECT_EQ(-22, attach(small, SLOT_SIZE)); /* a memfd of another size */
 	char self[64];
 	snprintf(self, sizeof self, "/proc/self/fd/%d", m);
@@ -162,11 +167,12 @@ static void attach_checks(void)
 
 static long answered, closes;
 
-/* One connection with a slot and random traffic through it. */
-static void round_(void)
+/* One connection with a slot and random traffic through it; `sealed`: the
+ * daemon maps the slot, else it reads and writes it with pread/pwrite. */
+static void round_(int sealed)
 {
 	hello();
-	int m = new_memfd(SLOT_SIZE);
+	int m = new_memfd(SLOT_SIZE, sealed);
 	volatile uint8_t *slot = mmap(NULL, SLOT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
 	if (failures || slot == MAP_FAILED || attach(m, SLOT_SIZE) != 0) { failures++; return; }
 	uint32_t seq = 0;
@@ -222,6 +228,9 @@ static void round_(void)
 			seq = get32(slot);
 			wake();
 			if (closed_within(50)) { closes++; break; }
+		} else if (sealed) { /* the seal holds: the slot cannot shrink under the daemon's mapping */
+			EXPECT_EQ(-1, ftruncate(m, 64));
+			EXPECT_EQ(EPERM, errno);
 		} else { /* the slot shrinks under the daemon: its reads come up short */
 			munmap((void *)slot, SLOT_SIZE);
 			slot = NULL;
@@ -244,7 +253,7 @@ int main(int argc, char **argv)
 	s = argc > 1 ? strtoull(argv[1], NULL, 0) | 1 : 1;
 	long rounds = argc > 2 ? atol(argv[2]) : 20;
 	attach_checks();
-	for (long r = 0; r < rounds && !failures; r++) round_();
+	for (long r = 0; r < rounds && !failures; r++) round_((int)(r % 2));
 	fprintf(stderr, "fuzz_slot: %ld answered, %ld connections closed\n", answered, closes);
 	DONE();
 }
