@@ -105,6 +105,15 @@ exe="$tree/iommufd"
 	-I"$tree/include/uapi" -I"$tree/compat" -include "$compat" \
 	-o "$exe" "$tree/tools/testing/selftests/iommu/iommufd.c" "${libs[@]}"
 
+# Fourteen tests (the hugepage variants, access_domain_destory, huge_map)
+# mmap(MAP_HUGETLB) their buffers and fail, as on any kernel, without free
+# hugetlb pages; say so up front rather than leave them to look like the model's.
+free_huge=$(awk '/^HugePages_Free:/{print $2}' /proc/meminfo 2>/dev/null)
+if [ "${free_huge:-0}" -lt 8 ]; then
+	echo "linux-selftest: only ${free_huge:-0} free hugetlb pages: the MAP_HUGETLB tests will fail" \
+		"(as root: echo 8 > /proc/sys/vm/nr_hugepages)" >&2
+fi
+
 cd "$repo"
 set +e
 node_modules/.bin/tsx packages/cli/src/bin.ts exec -- "$exe" "$@"
