@@ -178,8 +178,8 @@ describe("object graph", () => {
     expect(g.contexts[1]!.objects.map((o) => [o.id, o.type, o.refs, o.column, o.row])).toEqual([
       [1, "ioas", [], 0, 0],
       [2, "hwpt_paging", [1], 1, 0],
-      [3, "device", [2], 3, 0],
-      [4, "access", [1], 3, 1],
+      [3, "device", [2], 4, 0],
+      [4, "access", [1], 4, 1],
     ]);
   });
 
@@ -192,6 +192,40 @@ describe("object graph", () => {
     expect(byType.get("device")!.refs).toEqual([byType.get("hwpt_paging")!.id]);
     expect(byType.get("selftest")!.refs).toEqual([byType.get("device")!.id]);
     expect(byType.get("ioas")!.column).toBe(0);
+  });
+
+  it("puts every object right of the objects it holds: vIOMMU → parent HWPT, vDEVICE → vIOMMU and device", () => {
+    const obj = (id: number, type: string, refs: number[]) => ({ id, type, refs });
+    const g = objectGraph({
+      iommufd: {
+        contexts: {
+          1: {
+            id: 1,
+            objects: {
+              1: obj(1, "ioas", []),
+              2: obj(2, "hwpt_paging", [1]),
+              3: obj(3, "device", [2]),
+              4: obj(4, "viommu", [2]),
+              5: obj(5, "hwpt_nested", [4]),
+              6: obj(6, "vdevice", [4, 3]),
+              7: obj(7, "selftest", [3]),
+            },
+          },
+        },
+      },
+    })!;
+    const objects = g.contexts[0]!.objects;
+    const column = new Map(objects.map((o) => [o.id, o.column]));
+    expect(objects.map((o) => [o.type, o.column])).toEqual([
+      ["ioas", 0],
+      ["hwpt_paging", 1],
+      ["device", 4],
+      ["viommu", 2],
+      ["hwpt_nested", 3],
+      ["vdevice", 5],
+      ["selftest", 6],
+    ]);
+    for (const o of objects) for (const r of o.refs) expect(column.get(r)!).toBeLessThan(o.column);
   });
 
   it("is undefined without an iommufd slice, and ignores entries of another shape", () => {

@@ -43,15 +43,20 @@ export interface ObjectGraph {
 
 /**
  * Object types (Linux enum iommufd_object_type) in drawing order, left to
- * right: address spaces, the page tables built on them, the vIOMMU layer,
- * then the devices and accesses that use them, then event queues. Unknown
- * types go in a last column.
+ * right: address spaces, the paging HWPTs built on them, vIOMMUs (over a
+ * parent HWPT), nested HWPTs (over a parent HWPT or a vIOMMU), the devices
+ * and accesses that use them, the vDEVICEs (which use both a
+ * vIOMMU and a device), then event queues and selftest objects. Every
+ * object is right of every object it holds (its `refs`), so each arrow
+ * runs leftwards between columns. Unknown types go in a last column.
  */
 export const TYPE_COLUMNS: readonly (readonly string[])[] = [
   ["ioas"],
   ["hwpt_paging"],
-  ["hwpt_nested", "viommu"],
-  ["vdevice", "device", "access"],
+  ["viommu"],
+  ["hwpt_nested"],
+  ["device", "access"],
+  ["vdevice"],
   ["fault", "veventq", "selftest"],
 ];
 

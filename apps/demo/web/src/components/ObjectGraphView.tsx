@@ -1,6 +1,6 @@
 /**
  * The object graph panel: one drawing per iommufd context, objects in
- * columns IOAS → HWPT → vIOMMU → devices/accesses → queues (graph.ts), an
+ * columns IOAS → HWPT → vIOMMU → nested HWPT → devices/accesses → vDEVICEs → queues (graph.ts), an
  * arrow from each object to each object it uses.
  */
 import { type GraphContext, type ObjectGraph, TYPE_COLUMNS } from "../graph";
