@@ -1,16 +1,17 @@
 /**
  * Benchmarks of `iommu-sim exec` (issue #10).
  *
- * `cli.exec.map4k`: the issue's figure — IOMMU_IOAS_MAP + IOMMU_IOAS_UNMAP
- * pairs of 4 KiB of the C program's own memory (pinned, a mock domain
- * attached) per second (target ≥ 50,000 pairs/s).
- * `cli.exec.ioctl`: IOMMU_OPTION GET round trips per second (size read,
+ * `cli.exec.ioctl`: the issue's `exec.ioctl` — IOMMU_IOAS_MAP +
+ * IOMMU_IOAS_UNMAP pairs of 4 KiB of the C program's own memory (pinned, a
+ * mock domain attached) per second (target ≥ 50,000 pairs/s).
+ * `cli.exec.option`: IOMMU_OPTION GET round trips per second (size read,
  * struct copy in, decide, copy out: the cheapest modelled ioctl).
  * `cli.exec.roundtrip`: the same loop on a driver that answers at once,
  * i.e. what the transport costs without the model.
  * Each runs with the default transport: the shared slot
  * (src/daemon/shm.ts), or the socket while the CPUs are oversubscribed
- * (/proc/pressure/cpu). `.slot` forces the slot; the `.socket` variants
+ * (/proc/pressure/cpu). `.slot` forces the slot, `.pread` forces it with
+ * the daemon's pread/pwrite fallback instead of its mapping; the `.socket` variants
  * set IOMMU_SIM_TRANSPORT=socket (every request a UNIX-socket round trip
  * through the daemon's event loop, the transport before the slot).
  */
@@ -99,7 +100,7 @@ async function setup(slotMap = true): Promise<void> {
 
 const cases: BenchCase[] = [
   {
-    name: "cli.exec.ioctl",
+    name: "cli.exec.option",
     kind: "value",
     unit: "ioctls/s",
     doc: "IOMMU_OPTION GET round trips/s from a C program through the shim and daemon (20,000 per sample)",
@@ -122,7 +123,7 @@ const cases: BenchCase[] = [
     measure: () => run(20_000, "/dev/vfio/bench-nop"),
   },
   {
-    name: "cli.exec.map4k",
+    name: "cli.exec.ioctl",
     kind: "value",
     unit: "pairs/s",
     target: { op: ">=", value: 50_000 },
@@ -133,10 +134,10 @@ const cases: BenchCase[] = [
     measure: () => run(10_000, "", true),
   },
   {
-    name: "cli.exec.map4k.slot",
+    name: "cli.exec.ioctl.slot",
     kind: "value",
     unit: "pairs/s",
-    doc: "cli.exec.map4k with the slot forced (the daemon sees no CPU pressure, so shims never fall back to the socket)",
+    doc: "cli.exec.ioctl with the slot forced (the daemon sees no CPU pressure, so shims never fall back to the socket)",
     samples: 5,
     setup: () => setup(),
     teardown: () => cases[0]!.teardown!(),
@@ -150,10 +151,10 @@ const cases: BenchCase[] = [
     },
   },
   {
-    name: "cli.exec.map4k.pread",
+    name: "cli.exec.ioctl.pread",
     kind: "value",
     unit: "pairs/s",
-    doc: "cli.exec.map4k.slot with the daemon reading and writing the slot with pread/pwrite instead of mapping it (its fallback without the addon)",
+    doc: "cli.exec.ioctl.slot with the daemon reading and writing the slot with pread/pwrite instead of mapping it (its fallback without the addon)",
     samples: 5,
     setup: () => setup(false),
     teardown: () => cases[0]!.teardown!(),
@@ -167,10 +168,10 @@ const cases: BenchCase[] = [
     },
   },
   {
-    name: "cli.exec.map4k.socket",
+    name: "cli.exec.ioctl.socket",
     kind: "value",
     unit: "pairs/s",
-    doc: "cli.exec.map4k with IOMMU_SIM_TRANSPORT=socket: every request a socket round trip (the transport before the shared slot)",
+    doc: "cli.exec.ioctl with IOMMU_SIM_TRANSPORT=socket: every request a socket round trip (the transport before the shared slot)",
     samples: 5,
     setup: () => setup(),
     teardown: () => cases[0]!.teardown!(),
