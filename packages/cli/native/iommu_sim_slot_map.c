@@ -15,16 +15,20 @@
  * So mapSlot() maps only a file carrying F_SEAL_SHRINK (a seal can never
  * be removed, fcntl(2) "File Sealing") of at least `size` bytes.
  *
- * Export: mapSlot(fd: number, size: number): ArrayBuffer | number — the
- * mapping of `size` bytes of fd from offset 0 (released when the
- * ArrayBuffer is collected; fd may be closed at once), or a positive errno:
- * EPERM (no F_SEAL_SHRINK), EINVAL (smaller than `size`, or bad
- * arguments), or mmap's errno.
+ * Exports:
+ * - mapSlot(fd: number, size: number): ArrayBuffer | number — the mapping
+ *   of `size` bytes of fd from offset 0 (released when the ArrayBuffer is
+ *   collected; fd may be closed at once), or a positive errno: EPERM (no
+ *   F_SEAL_SHRINK), EINVAL (smaller than `size`, or bad arguments), or
+ *   mmap's errno.
+ * - schedYield(): undefined — sched_yield(2): lets a program that shares
+ *   the daemon's CPU run while the daemon polls (src/daemon/shm.ts).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -85,10 +89,24 @@ static napi_value map_slot(napi_env env, napi_callback_info info)
 	return buf;
 }
 
-NAPI_MODULE_INIT()
+static napi_value sched_yield_(napi_env env, napi_callback_info info)
+{
+	(void)env;
+	(void)info;
+	sched_yield();
+	return NULL;
+}
+
+static int export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb)
 {
 	napi_value fn;
-	if (napi_create_function(env, "mapSlot", NAPI_AUTO_LENGTH, map_slot, NULL, &fn) != napi_ok) return NULL;
-	if (napi_set_named_property(env, exports, "mapSlot", fn) != napi_ok) return NULL;
+	return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) == napi_ok &&
+	       napi_set_named_property(env, exports, name, fn) == napi_ok;
+}
+
+NAPI_MODULE_INIT()
+{
+	if (!export_fn(env, exports, "mapSlot", map_slot) || !export_fn(env, exports, "schedYield", sched_yield_))
+		return NULL;
 	return exports;
 }

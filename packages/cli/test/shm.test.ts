@@ -4,6 +4,7 @@
  * and C programs that hammer the handshake from one and several threads,
  * across forks, and with the transport switched off.
  */
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,8 @@ import { buildShim, nodeApiIncludeDir } from "../src/shim/build";
 import { cProgram, HAS_CC, runClient } from "./support";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
+/** util-linux taskset(1), to pin the daemon and a program to one CPU. */
+const HAS_TASKSET = spawnSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" }).status === 0;
 
 describe("slot records", () => {
   it("slotSum is 32-bit FNV-1a whose offset basis is XORed with the sequence number", () => {
@@ -164,6 +167,63 @@ describe.skipIf(!HAS_CC).each(IO_KINDS)(
       expect(daemon.files.size).toBe(0);
       expect([...model.log.state.mm.processes.keys()]).toEqual([]);
       expect(internalErrors).toEqual([]);
+    });
+  },
+);
+
+/**
+ * The daemon and the program on one CPU (both pinned with taskset, as the
+ * kernel's wake-affine placement often leaves them on a loaded machine):
+ * a poller that spins without yielding keeps the program from making its
+ * next request until the window passes in vain, so each request needs a
+ * WAKE; one that yields past POLL_YIELD_AFTER_MS lets the program run and
+ * finds the request while polling.
+ */
+describe.skipIf(!HAS_CC || nodeApiIncludeDir() === undefined || !HAS_TASKSET)(
+  "the poller on the program's CPU",
+  { timeout: 120_000 },
+  () => {
+    const cpus = () =>
+      execFileSync("taskset", ["-p", String(process.pid)], { encoding: "utf8" })
+        .split(": ")[1]!
+        .trim();
+    let mask = "";
+    beforeAll(() => {
+      mask = cpus();
+      execFileSync("taskset", ["-a", "-p", "-c", "0", String(process.pid)], { stdio: "ignore" });
+    });
+    afterAll(() => {
+      execFileSync("taskset", ["-a", "-p", mask, String(process.pid)], { stdio: "ignore" });
+    });
+
+    const run = async (pollYield: boolean) => {
+      const daemon = await startDaemon({
+        socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-shm-")), "y.sock"),
+        drivers: createModel().drivers,
+        cpuPressure: () => 0,
+        pollYield,
+      });
+      try {
+        const r = await runClient(buildShim(), daemon.socketPath, "taskset", [
+          "-c",
+          "0",
+          cProgram("option_loop"),
+          "2000",
+        ]);
+        expect(r.stdout).toBe("PASSED\n");
+        return daemon.slots();
+      } finally {
+        await daemon.close();
+      }
+    };
+
+    it("without yielding, nearly every request comes by WAKE; yielding, nearly none does", async () => {
+      const spinning = await run(false);
+      const yielding = await run(true);
+      expect(spinning.served).toBeGreaterThanOrEqual(2001);
+      expect(yielding.served).toBeGreaterThanOrEqual(2001);
+      expect(spinning.wakes).toBeGreaterThan(spinning.served / 2);
+      expect(yielding.wakes).toBeLessThan(yielding.served / 10);
     });
   },
 );

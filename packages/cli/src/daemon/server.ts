@@ -15,6 +15,7 @@ import { cpuPressure, ShmPoller } from "./shm";
 import { SLOT } from "./slot";
 import { ShmChannel } from "./slot-channel";
 import { slotIo } from "./slot-io";
+import { schedYield } from "./slot-map";
 import { openSlot } from "./slot-open";
 
 /** Options of `startDaemon`. */
@@ -48,6 +49,12 @@ export interface DaemonOptions {
    * pread/pwrite (tests and benchmarks of the fallback).
    */
   readonly slotMap?: boolean;
+  /**
+   * Whether the poller yields its CPU between looks once a window has been
+   * quiet for POLL_YIELD_AFTER_MS (shm.ts; default true, when the addon
+   * loads); false spins without yielding (tests of what the yield is for).
+   */
+  readonly pollYield?: boolean;
 }
 
 /** A running daemon. */
@@ -250,6 +257,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const poller = new ShmPoller(
     options.cpuPressure ?? (process.env.IOMMU_SIM_TRANSPORT === "slot" ? () => 0 : cpuPressure),
     options.pressurePeriodMs,
+    options.pollYield === false ? undefined : schedYield(),
   );
   const server: Server = createServer((s) =>
     serveConnection(s, shared, live, poller, options.slotMap ?? true),

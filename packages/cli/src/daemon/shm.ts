@@ -73,6 +73,14 @@ import type { ShmChannel } from "./slot-channel";
 export const POLL_WINDOW_MAX_MS = 0.2;
 /** The smallest polling window (ms); see POLL_WINDOW_MAX_MS. */
 export const POLL_WINDOW_MIN_MS = 0.01;
+/**
+ * Past this long without a request (ms), the poller yields its CPU between
+ * looks (sched_yield through the addon, slot-map.ts): a program the
+ * scheduler put on the daemon's CPU — the kernel wakes the daemon on the
+ * CPU of the program that sent WAKE — can then make its request while the
+ * daemon polls, where otherwise it waits for the window to pass in vain.
+ */
+export const POLL_YIELD_AFTER_MS = 0.005;
 /** The longest the daemon polls without letting the event loop run (ms): socket clients are not starved. */
 export const POLL_SLICE_MS = 4;
 /**
@@ -131,11 +139,14 @@ export class ShmPoller {
 
   /**
    * `pressure` reads the CPU pressure (default: cpuPressure(), from
-   * /proc/pressure/cpu); tests pass their own.
+   * /proc/pressure/cpu); tests pass their own. `yieldCpu`: sched_yield
+   * (the server passes the addon's, slot-map.ts schedYield).
    */
   constructor(
     private readonly pressure: () => number | undefined = cpuPressure,
     private readonly pressurePeriodMs: number = PRESSURE_PERIOD_MS,
+    /** sched_yield (POLL_YIELD_AFTER_MS), or undefined to spin without yielding. */
+    private readonly yieldCpu?: () => void,
   ) {}
 
   /** Poll `channel` from now on (its `polling` flag is set while the poller spins). */
@@ -202,6 +213,8 @@ export class ShmPoller {
           if (served > 0) this.stats.polled += n;
           served += n;
           quietSince = performance.now();
+        } else if (now - quietSince > POLL_YIELD_AFTER_MS && now - quietSince < this.window) {
+          this.yieldCpu?.();
         } else if (now - quietSince >= this.window) {
           this.stats.idle++;
           this.window = Math.max(this.window / 2, POLL_WINDOW_MIN_MS);

@@ -17,8 +17,15 @@ import { buildSlotMap } from "../shim/build";
  */
 export type MapSlot = (fd: number, size: number) => ArrayBuffer | number;
 
+/** The addon's exports. */
+interface SlotMapAddon {
+  readonly mapSlot: MapSlot;
+  /** sched_yield(2). */
+  readonly schedYield: () => void;
+}
+
 /** undefined: not tried yet; null: unavailable in this process. */
-let loaded: MapSlot | null | undefined;
+let loaded: SlotMapAddon | null | undefined;
 
 /**
  * The addon's mapSlot, built and loaded on the first call; undefined when
@@ -27,15 +34,30 @@ let loaded: MapSlot | null | undefined;
  */
 export function slotMapper(env: NodeJS.ProcessEnv = process.env): MapSlot | undefined {
   if (env.IOMMU_SIM_SLOT_MAP === "0") return undefined;
+  return addon(env)?.mapSlot;
+}
+
+/**
+ * sched_yield(2) through the addon, or undefined without it: the poller
+ * yields between looks once a window has gone quiet for a while (shm.ts).
+ */
+export function schedYield(env: NodeJS.ProcessEnv = process.env): (() => void) | undefined {
+  return addon(env)?.schedYield;
+}
+
+function addon(env: NodeJS.ProcessEnv): SlotMapAddon | undefined {
   if (loaded === undefined) loaded = load(env);
   return loaded ?? undefined;
 }
 
-function load(env: NodeJS.ProcessEnv): MapSlot | null {
+function load(env: NodeJS.ProcessEnv): SlotMapAddon | null {
   try {
-    const module = { exports: {} as { mapSlot?: unknown } };
+    const module = { exports: {} as { mapSlot?: unknown; schedYield?: unknown } };
     process.dlopen(module, buildSlotMap(env));
-    return typeof module.exports.mapSlot === "function" ? (module.exports.mapSlot as MapSlot) : null;
+    const { mapSlot, schedYield } = module.exports;
+    return typeof mapSlot === "function" && typeof schedYield === "function"
+      ? { mapSlot: mapSlot as MapSlot, schedYield: schedYield as () => void }
+      : null;
   } catch {
     return null;
   }
