@@ -134,8 +134,8 @@ function vtdWorld(): World {
   return { log: b.log, env: b.env, ctx: b.ctx, nested, inv };
 }
 
-/** A mock device whose nested HWPT (iommu_hwpt_selftest) takes one FLAG_ALL entry per call. */
-function mockWorld(): World {
+/** A world with a selftest mock device on its IOAS and a NEST_PARENT HWPT for it. */
+function mockParentBase() {
   const b = base();
   const cmd = struct(72, [
     [0, 4, 72],
@@ -145,6 +145,12 @@ function mockWorld(): World {
   b.ioctl(IOMMU_IOCTL.IOMMU_TEST_CMD, cmd);
   const idev = new DataView(cmd.buffer).getUint32(24, true);
   const parent = b.hwptAlloc(idev, b.ioas, 1);
+  return { b, idev, parent };
+}
+
+/** A mock device whose nested HWPT (iommu_hwpt_selftest) takes one FLAG_ALL entry per call. */
+function mockWorld(): World {
+  const { b, idev, parent } = mockParentBase();
   const nested = b.hwptAlloc(idev, parent, 0, 0xdead, struct(4, [[0, 4, 0xbadbeef]]));
   const entries = BUF + 14n * PAGE;
   b.write(entries, struct(8, [[0, 4, 1]])); // IOMMU_TEST_INVALIDATE_FLAG_ALL
@@ -161,15 +167,7 @@ function mockWorld(): World {
 
 /** The mock's world with a vIOMMU on the NEST_PARENT HWPT and the device's vDEVICE 0x99 on it. */
 function mockViommuBase() {
-  const b = base();
-  const cmd = struct(72, [
-    [0, 4, 72],
-    [4, 4, 2], // IOMMU_TEST_OP_MOCK_DOMAIN
-    [8, 4, b.ioas],
-  ]);
-  b.ioctl(IOMMU_IOCTL.IOMMU_TEST_CMD, cmd);
-  const idev = new DataView(cmd.buffer).getUint32(24, true);
-  const parent = b.hwptAlloc(idev, b.ioas, 1);
+  const { b, idev, parent } = mockParentBase();
   const alloc = struct(40, [
     [0, 4, 40],
     [8, 4, 0xdeadbeef], // IOMMU_VIOMMU_TYPE_SELFTEST

@@ -83,26 +83,54 @@ export function decideHwptNestedAlloc(
     return errno("EINVAL", "the parent HWPT was not allocated with IOMMU_HWPT_ALLOC_NEST_PARENT");
   if (hwptDriverKey(root.iommufd, parent) !== driverKey(info))
     return errno("EINVAL", "the parent HWPT belongs to another IOMMU");
+  const n = newNested(root, req, context, ctx);
+  if (isErrno(n)) return n;
+  const parentRef = domainRef(root.iommufd, parent.kobj!);
+  const events = driver.allocNested(root as HwRoot, parentRef, info, n.kobj, req.flags, n.data, ctx);
+  return isErrno(events) ? events : withCreated(events, req, n, parent.id);
+}
+
+/** A nested HWPT about to be created: its object id, kernel object and the driver data. */
+interface NewNested {
+  readonly hwptId: number;
+  readonly kobj: number;
+  readonly data: UserData;
+}
+
+/**
+ * The object id and kernel object of a new nested HWPT, with `req`'s driver
+ * data. Errors: ENOSPC no object id; ENOMEM fault point
+ * `iommufd.hwpt_nested_alloc` (the object's allocation).
+ */
+function newNested(
+  root: IommufdRoot,
+  req: NestedAllocRequest,
+  context: IommufdContext,
+  ctx: SubsystemDecideContext<IommufdRoot>,
+): NewNested | Errno {
   const hwptId = allocObjectId(context);
   if (isErrno(hwptId)) return hwptId;
   const fail = ctx.step("iommufd.hwpt_nested_alloc", "ENOMEM");
   if (fail) return fail;
-  const kobj = root.iommufd.nextKobj;
   const data: UserData = {
     type: req.dataType,
     len: req.dataLen,
     ...(req.data === undefined ? {} : { bytes: req.data }),
   };
-  const parentRef = domainRef(root.iommufd, parent.kobj!);
-  const events = driver.allocNested(root as HwRoot, parentRef, info, kobj, req.flags, data, ctx);
-  if (isErrno(events)) return events;
-  return [
-    ...events,
-    {
-      type: "iommufd.object.created",
-      data: { ctx: req.ctx, id: hwptId, type: "hwpt_nested", kobj, refs: [parent.id], flags: req.flags },
-    },
-  ];
+  return { hwptId, kobj: root.iommufd.nextKobj, data };
+}
+
+/** The driver's `events`, then `iommufd.object.created` of nested HWPT `n` holding object `on` (its parent or vIOMMU). */
+function withCreated(events: Decided, req: NestedAllocRequest, n: NewNested, on: number): Decided {
+  const data = {
+    ctx: req.ctx,
+    id: n.hwptId,
+    type: "hwpt_nested",
+    kobj: n.kobj,
+    refs: [on],
+    flags: req.flags,
+  };
+  return [...events, { type: "iommufd.object.created", data }];
 }
 
 /**
@@ -148,26 +176,11 @@ export function decideViommuHwptNestedAlloc(
   const driver = driverOf(info.driver);
   if (driver.viommuAllocNested === undefined)
     return errno("EOPNOTSUPP", "the vIOMMU cannot allocate nested domains");
-  const hwptId = allocObjectId(context);
-  if (isErrno(hwptId)) return hwptId;
-  const fail = ctx.step("iommufd.hwpt_nested_alloc", "ENOMEM");
-  if (fail) return fail;
-  const kobj = root.iommufd.nextKobj;
-  const data: UserData = {
-    type: req.dataType,
-    len: req.dataLen,
-    ...(req.data === undefined ? {} : { bytes: req.data }),
-  };
+  const n = newNested(root, req, context, ctx);
+  if (isErrno(n)) return n;
   const ref = viommuRef(root, req.ctx, viommu);
-  const events = driver.viommuAllocNested(root as HwRoot, ref, kobj, req.flags, data, ctx);
-  if (isErrno(events)) return events;
-  return [
-    ...events,
-    {
-      type: "iommufd.object.created",
-      data: { ctx: req.ctx, id: hwptId, type: "hwpt_nested", kobj, refs: [viommu.id], flags: req.flags },
-    },
-  ];
+  const events = driver.viommuAllocNested(root as HwRoot, ref, n.kobj, req.flags, n.data, ctx);
+  return isErrno(events) ? events : withCreated(events, req, n, viommu.id);
 }
 
 /**

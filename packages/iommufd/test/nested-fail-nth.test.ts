@@ -8,12 +8,11 @@
  * The structs the ioctls point at are written to process memory before
  * the sweep, so that only the ioctls themselves dispatch commands.
  */
-import { stateHash } from "@iommu-sim/eventlog";
 import { IOMMU_IOCTL } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
 import { view } from "./fixture";
 import { bytes } from "./harness";
-import { hwptSelftest, invSelftest, invVtd, NestedFixture } from "./nested-support";
+import { hwptSelftest, invSelftest, invVtd, NestedFixture, sweepSteps } from "./nested-support";
 
 const PAGE = 4096n;
 const G = 0x10_0000n;
@@ -113,35 +112,19 @@ const SEQUENCES: Record<string, [device: string | undefined, steps: Step[]]> = {
 
 describe.each(Object.entries(SEQUENCES))("fail-nth sweep: %s", (_name, [device, seq]) => {
   it("every fallible step fails cleanly and closing frees everything", () => {
-    const sites = new Set<string>();
-    for (let n = 1; n < 10_000; n++) {
-      const f = new Seq(device);
-      let remaining = n;
-      let failed = false;
-      for (const step of seq) {
-        const before = stateHash(f.log.state);
-        f.log.failNth(remaining);
-        const rc = step(f);
-        if (f.log.lastSteps.fired) {
-          expect(rc, `step ${n} must fail`).toBeLessThan(0);
-          expect(stateHash(f.log.state), `step ${n} left a trace`).toBe(before);
-          sites.add(f.log.lastSteps.sites[remaining - 1]!);
-          failed = true;
-          break;
-        }
-        expect(rc).toBe(0);
-        remaining -= f.log.lastSteps.sites.length;
-      }
-      f.fd.close();
-      const s = f.log.state;
-      expect(s.iommufd.contexts).toEqual({});
-      expect(s.iommufd.hwDomains).toEqual({});
-      expect(s.iommufd.mockNested ?? {}).toEqual({});
-      expect(s.iopt.ioas.size).toBe(0);
-      expect(s.mockDomain.domains.size).toBe(0);
-      expect(s.vtd.units.get(0)!.domains.size).toBe(0);
-      if (!failed) break;
-    }
+    const sites = sweepSteps(
+      () => new Seq(device),
+      seq,
+      (f) => {
+        const s = f.log.state;
+        expect(s.iommufd.contexts).toEqual({});
+        expect(s.iommufd.hwDomains).toEqual({});
+        expect(s.iommufd.mockNested ?? {}).toEqual({});
+        expect(s.iopt.ioas.size).toBe(0);
+        expect(s.mockDomain.domains.size).toBe(0);
+        expect(s.vtd.units.get(0)!.domains.size).toBe(0);
+      },
+    );
     // The nested allocation's own fault points were reached.
     expect(sites).toContain("iommufd.hwpt_nested_alloc");
     expect(sites).toContain(device === undefined ? "selftest.nested_domain_alloc" : "vtd.domain_alloc");

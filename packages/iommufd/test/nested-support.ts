@@ -5,7 +5,10 @@
  * drivers/iommu/iommufd/iommufd_test.h), and a scratch area of process
  * memory for the structs those point at.
  */
+
+import { stateHash } from "@iommu-sim/eventlog";
 import { IOMMU_IOCTL, IOMMU_TEST_OP, isErrno, MOCK_NESTED_DOMAIN_IOTLB_NUM } from "@iommu-sim/uapi";
+import { expect } from "vitest";
 import { Fixture, view } from "./fixture";
 import { bytes } from "./harness";
 
@@ -131,4 +134,44 @@ export class NestedFixture extends Fixture {
   mockReplace(stdev: number, ptId: number): number {
     return this.test(IOMMU_TEST_OP.IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, stdev, [[0, 4, ptId]])[0];
   }
+}
+
+/**
+ * A fail-nth sweep over a sequence of ioctl steps: for n = 1, 2, … a fresh
+ * fixture from `make()` runs `steps` with its n-th fault point (counted
+ * across the steps) failing. The step where it fires must fail and leave
+ * the state hash unchanged; the steps before it must succeed. Then the
+ * fixture's fd closes and `closed(f)` checks what is left. The sweep ends
+ * with the first run in which no fault point fired.
+ * @returns the fault sites that fired.
+ */
+export function sweepSteps<F extends NestedFixture>(
+  make: () => F,
+  steps: readonly ((f: F) => number)[],
+  closed: (f: F) => void,
+): Set<string> {
+  const sites = new Set<string>();
+  for (let n = 1; n < 10_000; n++) {
+    const f = make();
+    let remaining = n;
+    let failed = false;
+    for (const step of steps) {
+      const before = stateHash(f.log.state);
+      f.log.failNth(remaining);
+      const rc = step(f);
+      if (f.log.lastSteps.fired) {
+        expect(rc, `step ${n} must fail`).toBeLessThan(0);
+        expect(stateHash(f.log.state), `step ${n} left a trace`).toBe(before);
+        sites.add(f.log.lastSteps.sites[remaining - 1]!);
+        failed = true;
+        break;
+      }
+      expect(rc).toBe(0);
+      remaining -= f.log.lastSteps.sites.length;
+    }
+    f.fd.close();
+    closed(f);
+    if (!failed) break;
+  }
+  return sites;
 }

@@ -16,7 +16,7 @@ import { describe, expect, it } from "vitest";
 import { createEmptySystemLog, createSystem } from "../src/index";
 import { view } from "./fixture";
 import { bytes } from "./harness";
-import { hwptSelftest } from "./nested-support";
+import { hwptSelftest, sweepSteps } from "./nested-support";
 import {
   DATA_SELFTEST,
   IOTLB_DEFAULT,
@@ -94,36 +94,20 @@ const SEQUENCE: Step[] = [bind, parent, viommu, nested, vdevice, attach, invalid
 
 describe("fail-nth sweep: mock vIOMMU", () => {
   it("every fallible step fails cleanly and closing frees everything", () => {
-    const sites = new Set<string>();
-    for (let n = 1; n < 10_000; n++) {
+    const fresh = () => {
       const f = new Seq();
       // Start from a context with only its IOAS: the fixture's own device and parent go first.
       expect(f.destroy(f.parent)).toBe(0);
       expect(f.destroy(f.stdev)).toBe(0);
-      let remaining = n;
-      let failed = false;
-      for (const step of SEQUENCE) {
-        const before = stateHash(f.log.state);
-        f.log.failNth(remaining);
-        const rc = step(f);
-        if (f.log.lastSteps.fired) {
-          expect(rc, `step ${n} must fail`).toBeLessThan(0);
-          expect(stateHash(f.log.state), `step ${n} left a trace`).toBe(before);
-          sites.add(f.log.lastSteps.sites[remaining - 1]!);
-          failed = true;
-          break;
-        }
-        expect(rc).toBe(0);
-        remaining -= f.log.lastSteps.sites.length;
-      }
-      f.fd.close();
+      return f;
+    };
+    const sites = sweepSteps(fresh, SEQUENCE, (f) => {
       const s = f.log.state;
       expect(s.iommufd.contexts).toEqual({});
       expect(s.iommufd.mockNested ?? {}).toEqual({});
       expect(s.iopt.ioas.size).toBe(0);
       expect(s.mockDomain.domains.size).toBe(0);
-      if (!failed) break;
-    }
+    });
     for (const site of [
       "iommufd.viommu_alloc",
       "iommufd.hwpt_nested_alloc",
