@@ -30,6 +30,12 @@ const memory = {
     const off = Number(va) - BASE;
     return bytes.slice(off, off + length);
   },
+  // As the daemon's ProcMemory: a copy straight into the driver's buffer.
+  readInto(va: bigint, target: Uint8Array) {
+    const off = Number(va) - BASE;
+    target.set(bytes.subarray(off, off + target.length));
+    return undefined;
+  },
   write(va: bigint, b: Uint8Array) {
     bytes.set(b, Number(va) - BASE);
     return undefined;

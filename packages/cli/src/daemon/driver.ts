@@ -17,12 +17,27 @@ import { type Errno, errno } from "@iommu-sim/uapi";
  */
 export const DEVICE_NAMESPACE: readonly string[] = ["/dev/iommu", "/dev/ioasid", "/dev/vfio/"];
 
+/**
+ * A caller's memory: `UserMemory`, optionally with a copy into a buffer the
+ * driver owns (`readInto`), which spares the per-call array `read` returns
+ * on the ioctl hot path (drivers/ucmd.ts). The daemon's ProcMemory has it.
+ */
+export interface CallerMemory extends UserMemory {
+  /**
+   * Copy `target.length` bytes from user VA `va` into `target`
+   * (copy_from_user): the same bytes and errors as `read(va, target.length)`.
+   * @returns undefined, or EFAULT where unmapped (`target` is then partly
+   * written); ENOMEM for a transfer too large to serve.
+   */
+  readInto?(va: bigint, target: Uint8Array): Errno | undefined;
+}
+
 /** The process making a call, as a driver sees it. */
 export interface Caller {
   /** Its pid (tgid). */
   readonly pid: number;
   /** Its memory: what user pointers designate. */
-  readonly memory: UserMemory;
+  readonly memory: CallerMemory;
   /**
    * Give the process a new fd on `file` (a file an ioctl creates: a fault
    * queue's or an access's anon-inode fd; Linux get_unused_fd_flags() +

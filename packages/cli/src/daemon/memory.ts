@@ -82,40 +82,72 @@ export class ProcMemory implements UserMemory {
    * drops them (shared pages), as does the end of `f`.
    */
   withSnapshot<T>(va: bigint, bytes: Uint8Array, f: () => T): T {
-    const end = va + BigInt(bytes.length);
-    if (bytes.length === 0 || outOfRange(va, bytes.length)) return f();
-    this.snapshot = { va, end, bytes };
-    snapshotHolder = this;
+    const taken = this.beginSnapshot(va, bytes);
     try {
       return f();
     } finally {
-      this.snapshot = undefined;
-      if (snapshotHolder === this) snapshotHolder = undefined;
+      if (taken) this.endSnapshot();
     }
   }
 
-  /** Copy `length` bytes from user VA `va` (copy_from_user); EFAULT where unmapped. */
+  /**
+   * `withSnapshot` without a closure, for the daemon's per-request path:
+   * `bytes` stand for [va, va + bytes.length) until `endSnapshot`, which
+   * the caller must call (in a `finally`) when this returns true. Returns
+   * false, taking nothing, for an empty or non-user range.
+   */
+  beginSnapshot(va: bigint, bytes: Uint8Array): boolean {
+    if (bytes.length === 0 || outOfRange(va, bytes.length)) return false;
+    this.snapshot = { va, end: va + BigInt(bytes.length), bytes };
+    snapshotHolder = this;
+    return true;
+  }
+
+  /** End the snapshot `beginSnapshot` took. */
+  endSnapshot(): void {
+    this.snapshot = undefined;
+    if (snapshotHolder === this) snapshotHolder = undefined;
+  }
+
+  /** Copy `length` bytes from user VA `va` (copy_from_user); EFAULT where unmapped, ENOMEM beyond 1 GiB. */
   read(va: bigint, length: number): Uint8Array | Errno {
+    if (length > MAX_TRANSFER) return errno("ENOMEM", `read of ${length} bytes`);
+    const out = new Uint8Array(length);
+    const e = this.readInto(va, out);
+    return e === undefined ? out : e;
+  }
+
+  /**
+   * Copy `target.length` bytes from user VA `va` into `target`
+   * (copy_from_user into a buffer the caller owns): from the request's
+   * snapshot when it covers them, else one pread of /proc/<pid>/mem.
+   * @returns undefined, or EFAULT where unmapped (`target` is then partly
+   * written); ENOMEM beyond 1 GiB.
+   */
+  readInto(va: bigint, target: Uint8Array): Errno | undefined {
+    const length = target.length;
     if (length > MAX_TRANSFER) return errno("ENOMEM", `read of ${length} bytes`);
     if (outOfRange(va, length)) return errno("EFAULT", `0x${va.toString(16)} is not a user address`);
     const s = this.snapshot;
-    if (s !== undefined && va >= s.va && va + BigInt(length) <= s.end) {
+    if (s !== undefined && va >= s.va) {
       const at = Number(va - s.va);
-      return s.bytes.slice(at, at + length);
+      if (at + length <= s.bytes.length) {
+        target.set(s.bytes.subarray(at, at + length));
+        return undefined;
+      }
     }
-    const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
       let n: number;
       try {
-        n = readSync(this.fd, out, done, length - done, va + BigInt(done));
+        n = readSync(this.fd, target, done, length - done, va + BigInt(done));
       } catch {
         return errno("EFAULT", `unreadable user memory at 0x${(va + BigInt(done)).toString(16)}`);
       }
       if (n === 0) return errno("EFAULT", `unreadable user memory at 0x${(va + BigInt(done)).toString(16)}`);
       done += n;
     }
-    return out;
+    return undefined;
   }
 
   /** Copy `bytes` to user VA `va` (copy_to_user); EFAULT where unmapped. */

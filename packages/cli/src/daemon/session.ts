@@ -137,7 +137,7 @@ export class Session {
   handle(frame: Frame): Reply {
     try {
       if (this.caller === undefined) return frame.type === MSG.HELLO ? this.hello(frame) : { close: true };
-      this.installs = [];
+      if (this.installs.length !== 0) this.installs = [];
       const result = this.request(frame, this.caller);
       if (frame.type === MSG.IOCTL) return { send: encodeIoctlReply(frame.tag, result, this.installs) };
       return { send: encodeResult(frame.type, frame.tag, result) };
@@ -234,8 +234,13 @@ export class Session {
         const request = dv.getUint32(4, true);
         const arg = dv.getBigUint64(8, true);
         // Bytes after the 16 are the shim's copy of memory at `arg` (protocol.md, IOCTL).
-        if (b.length === 16) return file.ioctl(caller, request, arg);
-        return caller.memory.withSnapshot(arg, b.subarray(16), () => file.ioctl(caller, request, arg));
+        if (b.length === 16 || !caller.memory.beginSnapshot(arg, b.subarray(16)))
+          return file.ioctl(caller, request, arg);
+        try {
+          return file.ioctl(caller, request, arg);
+        } finally {
+          caller.memory.endSnapshot();
+        }
       }
       case MSG.READ:
       case MSG.WRITE: {

@@ -37,11 +37,21 @@ function argBytes(request: number): number {
 
 /** One open of /dev/ioasid: the model's file `fd`, opened by `opener`. */
 class IoasidFile implements OpenFile {
+  /** What ioasidIoctl commits through and reads: the log, made once per file rather than per call. */
+  private readonly port: Parameters<typeof ioasidIoctl>[0];
+
   constructor(
     private readonly log: IoasidPort,
     private readonly fd: number,
     private readonly opener: number,
-  ) {}
+  ) {
+    this.port = {
+      get state() {
+        return log.peek();
+      },
+      dispatch: (c: Message) => log.dispatch(c),
+    };
+  }
 
   /**
    * ioasid_fops_unl_ioctl. A process that reaches the file without having
@@ -62,14 +72,7 @@ class IoasidFile implements OpenFile {
     // Unreadable: an empty buffer, which the copy-in answers EFAULT.
     const buf = isErrno(read) ? new Uint8Array(0) : read;
     const before = buf.slice();
-    const log = this.log;
-    const port = {
-      get state() {
-        return log.peek();
-      },
-      dispatch: (c: Message) => log.dispatch(c),
-    };
-    const ret = ioasidIoctl(port, caller.pid, this.fd, request, buf);
+    const ret = ioasidIoctl(this.port, caller.pid, this.fd, request, buf);
     if (buf.some((b, i) => b !== before[i]) && caller.memory.write(arg, buf) !== undefined) return -14; // EFAULT
     return ret;
   }

@@ -15,7 +15,6 @@ import {
   IOMMU_IOCTL,
   IOMMU_TEST_OP,
   IOMMUFD_CMD_BASE,
-  type IommufdIoctlOp,
   iommufdIoctlOp,
   isErrno,
 } from "@iommu-sim/uapi";
@@ -23,12 +22,11 @@ import { vfioCompatIoctlUser } from "@iommu-sim/vfio-compat";
 import type { Caller, DeviceDriver, OpenFile } from "../daemon/driver";
 import type { ExternalMemory, ExternalRoot } from "../memory/external";
 import { IommufdAnonFile, type IommufdFileOps } from "./iommufd-file";
+import { UCMD_SIZE, UcmdBuffer } from "./ucmd";
 
 const EMPTY = new Uint8Array(0);
 /** The last command number of iommufd's table (IOMMU_TEST_CMD). */
 const IOMMUFD_LAST_NR = _IOC_NR(IOMMU_IOCTL.IOMMU_TEST_CMD);
-/** check_zeroed_user reads the tail in chunks of this many bytes. */
-const ZERO_CHUNK = 64 * 1024;
 
 /**
  * What a driver needs of the model's log: commit a command, and read the
@@ -37,51 +35,6 @@ const ZERO_CHUNK = 64 * 1024;
 export interface ModelPort<R> {
   dispatch(command: Message): readonly LogRecord[] | Errno;
   peek(): R;
-}
-
-/**
- * Linux lib/usercopy.c check_zeroed_user(): whether `length` bytes at `va`
- * are all zero. The first non-zero chunk answers E2BIG before a later
- * unreadable one answers EFAULT, as the kernel walks the range in order.
- */
-function checkZeroed(caller: Caller, va: bigint, length: number): Errno | undefined {
-  for (let done = 0; done < length; done += ZERO_CHUNK) {
-    const chunk = caller.memory.read(va + BigInt(done), Math.min(ZERO_CHUNK, length - done));
-    if (isErrno(chunk)) return errno("EFAULT", chunk.reason);
-    if (chunk.some((b) => b !== 0)) return errno("E2BIG", "non-zero bytes beyond the kernel's struct");
-  }
-  return undefined;
-}
-
-/**
- * Copy in the argument of iommufd op `op` at user VA `arg` the way
- * iommufd_fops_ioctl() + copy_struct_from_user() read it: the `__u32 size`
- * (EFAULT if unreadable), then — for a size within [minSize, kernel size]
- * — `size` bytes; for a larger size, the tail must be zero (E2BIG/EFAULT)
- * and the kernel's struct is read with `size` rewritten to the kernel size
- * (the original is restored on the way out). A size below the minimum
- * yields just the 4 size bytes, for iommufdIoctl to answer EINVAL.
- */
-function copyIn(caller: Caller, op: IommufdIoctlOp, arg: bigint): { buf: Uint8Array; usize: number } | Errno {
-  // One read of the kernel's struct usually covers both the size and the
-  // struct; reading more than `size` is unobservable, and when the struct
-  // does not fit the mapping the exact reads below decide the errno.
-  const whole = caller.memory.read(arg, op.size);
-  const head = isErrno(whole) ? caller.memory.read(arg, 4) : whole;
-  if (isErrno(head)) return errno("EFAULT", head.reason);
-  const usize = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
-  if (usize < op.minSize) return { buf: head.subarray(0, 4), usize };
-  if (usize <= op.size) {
-    if (!isErrno(whole)) return { buf: whole.subarray(0, usize), usize };
-    const buf = caller.memory.read(arg, usize);
-    return isErrno(buf) ? errno("EFAULT", buf.reason) : { buf, usize };
-  }
-  const tail = checkZeroed(caller, arg + BigInt(op.size), usize - op.size);
-  if (tail !== undefined) return tail;
-  const buf = isErrno(whole) ? caller.memory.read(arg, op.size) : whole;
-  if (isErrno(buf)) return errno("EFAULT", buf.reason);
-  new DataView(buf.buffer, buf.byteOffset, 4).setUint32(0, op.size, true);
-  return { buf, usize };
 }
 
 /** Offset of the union in struct iommu_test_cmd (`__u32 size, op, id, __reserved`). */
@@ -139,13 +92,6 @@ function asCaller(command: Message, pid: number): Message {
   return data.pid === pid ? command : { ...command, data: { ...data, pid } };
 }
 
-/** Whether two byte strings are equal. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** One open of /dev/iommu (or /dev/vfio/vfio): an iommufd context `ctx`. */
 export class IommufdContextFile implements OpenFile {
   constructor(
@@ -158,15 +104,19 @@ export class IommufdContextFile implements OpenFile {
   /** The IoctlEnv of each caller (a session's Caller is stable): made once, not per ioctl. */
   private readonly envs = new WeakMap<Caller, IoctlEnv<IommufdRoot>>();
 
-  /** iommufd_fops_ioctl on `arg`, a pointer to the command's struct. */
+  /** The kernel-side argument buffer of this file's ioctls (Linux's ucmd_buffer), reused call after call. */
+  private readonly ucmd = new UcmdBuffer();
+
+  /**
+   * iommufd_fops_ioctl on `arg`, a pointer to the command's struct: copied
+   * into the file's ucmd buffer (EFAULT, E2BIG as copy_struct_from_user),
+   * run by iommufdIoctl, and copied back when the command answered.
+   * @returns 0 (or the command's positive value), or −errno.
+   */
   ioctl(caller: Caller, request: number, arg: bigint): number {
     this.external?.track(caller.pid, caller.memory);
     this.external?.reap(caller.pid);
-    let env = this.envs.get(caller);
-    if (env === undefined) {
-      env = this.makeEnv(caller);
-      this.envs.set(caller, env);
-    }
+    const env = this.envOf(caller);
     const op = iommufdIoctlOp(request);
     if (op === undefined) {
       // Outside the iommufd table: the VFIO container ioctls (iommufd_vfio_ioctl), which take an
@@ -176,23 +126,35 @@ export class IommufdContextFile implements OpenFile {
         return vfioCompatIoctlUser(env, this.ctx, request, arg);
       return iommufdIoctl(env, this.ctx, request, EMPTY);
     }
-    const input = copyIn(caller, op, arg);
-    if (isErrno(input)) return input.ret;
-    if (this.external !== undefined && request === IOMMU_IOCTL.IOMMU_TEST_CMD) {
-      // MD_CHECK_MAP/_REFS read the caller's memory (current->mm), as the handler does with env.pid.
-      prepareTestCmd(this.external, caller.pid, input.buf);
+    // A call made while another is in flight on this file (a subscriber's) gets a buffer of its own.
+    const ucmd =
+      this.ucmd.busy || op.size > UCMD_SIZE ? new UcmdBuffer(Math.max(op.size, UCMD_SIZE)) : this.ucmd;
+    const input = ucmd.copyIn(caller.memory, op, arg);
+    if (input !== undefined) return input.ret;
+    let ret: number;
+    try {
+      if (this.external !== undefined && request === IOMMU_IOCTL.IOMMU_TEST_CMD) {
+        // MD_CHECK_MAP/_REFS read the caller's memory (current->mm), as the handler does with env.pid.
+        prepareTestCmd(this.external, caller.pid, ucmd.arg);
+      }
+      ret = iommufdIoctl(env, this.ctx, request, ucmd.arg);
+    } catch (e) {
+      ucmd.release();
+      throw e;
     }
-    const before = input.buf.slice();
-    const ret = iommufdIoctl(env, this.ctx, request, input.buf);
-    // Only a command that responded changes the buffer, and then it is
-    // copied back (copy_to_user); bytes equal to the user's need no copy.
-    if (!sameBytes(before, input.buf)) {
-      if (input.usize > op.size)
-        new DataView(input.buf.buffer, input.buf.byteOffset, 4).setUint32(0, input.usize, true);
-      const e = caller.memory.write(arg, input.buf);
-      if (e !== undefined) return -14; // EFAULT, as iommufd_ucmd_respond()
+    // Only a command that responded changes the buffer, and then it is copied back (copy_to_user).
+    const out = ucmd.copyOut(caller.memory, op, arg);
+    return out === undefined ? ret : out.ret;
+  }
+
+  /** The IoctlEnv of `caller`, made on its first ioctl. */
+  private envOf(caller: Caller): IoctlEnv<IommufdRoot> {
+    let env = this.envs.get(caller);
+    if (env === undefined) {
+      env = this.makeEnv(caller);
+      this.envs.set(caller, env);
     }
-    return ret;
+    return env;
   }
 
   /** What iommufdIoctl needs of `caller`: its pid and memory, and its fds. */

@@ -108,6 +108,8 @@ interface FaultRunData {
 const SYNC_CHUNK = 64 * PAGE_SIZE;
 /** Model file ids for mirrored shared objects count up from here (clear of ids programs choose in tests). */
 const FIRST_OBJECT_ID = 0x4000_0000;
+/** TASK_SIZE as a bigint, for range checks on user VAs (bytes). */
+const TASK_SIZE_VA = BigInt(TASK_SIZE);
 /** Commands that read RAM through a device: the mirror syncs before them. */
 const READS_RAM: ReadonlySet<string> = new Set(["vtd.dma", "smmu.dma"]);
 
@@ -233,9 +235,9 @@ export class ExternalMemory<R extends ExternalRoot> {
    */
   unmapped(pid: number, addr: bigint, length: bigint): void {
     const proc = this.mirrored.has(pid) ? this.log.peek().mm.processes.get(pid) : undefined;
-    if (proc === undefined || length <= 0n || addr >= BigInt(TASK_SIZE)) return;
+    if (proc === undefined || length <= 0n || addr >= TASK_SIZE_VA) return;
     const start = Number(addr) - (Number(addr) % PAGE_SIZE);
-    const endB = addr + length > BigInt(TASK_SIZE) ? BigInt(TASK_SIZE) : addr + length;
+    const endB = addr + length > TASK_SIZE_VA ? TASK_SIZE_VA : addr + length;
     const end = Math.ceil(Number(endB) / PAGE_SIZE) * PAGE_SIZE;
     if (gaps(proc.vmas, start, end).reduce((n, [s, e]) => n + (e - s), 0) === end - start) return;
     this.log.dispatch({ type: "mm.munmap", data: { pid, addr: BigInt(start), length: BigInt(end - start) } });
@@ -285,12 +287,15 @@ export class ExternalMemory<R extends ExternalRoot> {
    * command that needs the memory to report (ESRCH, EFAULT).
    */
   mirror(pid: number, va: bigint, length: bigint): void {
-    if (!this.memories.has(pid) || length <= 0n || va >= BigInt(TASK_SIZE)) return;
-    const endB = va + length > BigInt(TASK_SIZE) ? BigInt(TASK_SIZE) : va + length;
+    if (!this.memories.has(pid) || length <= 0n || va >= TASK_SIZE_VA) return;
+    const endB = va + length;
     const start = Number(va) - (Number(va) % PAGE_SIZE);
-    const end = Math.ceil(Number(endB) / PAGE_SIZE) * PAGE_SIZE;
+    const end = Math.ceil(Number(endB > TASK_SIZE_VA ? TASK_SIZE_VA : endB) / PAGE_SIZE) * PAGE_SIZE;
     const proc = this.ensureProcess(pid);
     if (proc === undefined) return;
+    // Mirrored already (a buffer mapped again and again, the usual case): one lookup, no /proc read.
+    const first = findVma(proc.vmas, start);
+    if (first !== undefined && first.end >= end) return;
     const holes = gaps(proc.vmas, start, end);
     if (holes.length === 0) return;
     const real = this.maps(pid);
