@@ -69,6 +69,25 @@ describe("encodings", () => {
     ]);
   });
 
+  it("a result reply's i64 is little-endian two's complement for any number or bigint in range", () => {
+    // 2^32 + 5 and −(2^53 − 1) as numbers; the i64 extremes and an fd-sized value as bigints.
+    expect([...encodeResult(1, 0, 2 ** 32 + 5).subarray(12)]).toEqual([5, 0, 0, 0, 1, 0, 0, 0]);
+    expect([...encodeResult(1, 0, -(2 ** 53 - 1)).subarray(12)]).toEqual([1, 0, 0, 0, 0, 0, 0xe0, 0xff]);
+    expect([...encodeResult(1, 0, -(2n ** 63n)).subarray(12)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0x80]);
+    expect([...encodeResult(1, 0, 2n ** 63n - 1n).subarray(12)]).toEqual([
+      255, 255, 255, 255, 255, 255, 255, 0x7f,
+    ]);
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.maxSafeInteger(), fc.integer()),
+        (v) => {
+          const body = encodeResult(1, 0, v).subarray(12);
+          expect(new DataView(body.slice().buffer).getBigInt64(0, true)).toBe(BigInt(v));
+        },
+      ),
+    );
+  });
+
   it("the HELLO reply: status, version, reason, namespace", () => {
     const f = encodeHelloReply(5, -13, "no", ["/dev/iommu", "/dev/vfio/"]);
     expect([...f.subarray(12)]).toEqual([
