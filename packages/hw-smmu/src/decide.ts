@@ -7,7 +7,7 @@ import type { SubsystemDecideContext } from "@iommu-sim/eventlog";
 import { type Errno, errno, isErrno, type SmmuCommand, type SmmuEvent } from "@iommu-sim/uapi";
 import { checkAttach } from "./attach";
 import { CERROR, decodeCmd, PRI_RESP, type RawCmd } from "./commands";
-import { allocDomain, allocNestedDomain, freeDomain, planMap, planUnmap } from "./domain";
+import { allocDomain, allocNestedDomain, checkFreeDomain, planMap, planUnmap } from "./domain";
 import { encodeEvent, encodePageRequest } from "./records";
 import { decodeFeatures, defaultIdRegs, type SmmuIdRegs } from "./regs";
 import type { SmmuInstance, SmmuState } from "./state";
@@ -449,9 +449,9 @@ function domainDetach(state: SmmuState, c: Cmd<"smmu.domain.detach">): Result {
   return [{ type: "smmu.domain.detached", data: c }];
 }
 
-/** `freeDomain` as a command (pure: no table write). Errors: see freeDomain. */
+/** `freeDomain` as a command (its checks only: the tables are freed in evolve). Errors: see checkFreeDomain. */
 function domainFree(state: SmmuState, c: Cmd<"smmu.domain.free">): Result {
-  const r = freeDomain(state, c.instance, c.domain);
+  const r = checkFreeDomain(state, c.instance, c.domain);
   return isErrno(r) ? r : [{ type: "smmu.domain.freed", data: c }];
 }
 

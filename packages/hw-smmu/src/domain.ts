@@ -12,7 +12,6 @@
  * (arm_smmu_domain_finalise_s1/_s2), arm-smmu-v3-iommufd.c
  * (arm_vsmmu_alloc_domain_nested, arm_smmu_validate_vste), io-pgtable-arm.c.
  */
-import type { FrameStore } from "@iommu-sim/eventlog";
 import { Errno, errno, isErrno } from "@iommu-sim/uapi";
 import { bit, getField } from "./bits";
 import { decodeCmd, type RawCmd } from "./commands";
@@ -174,18 +173,21 @@ export function mapRange(
 ): SmmuState | Errno {
   const w = planMapWrites(state, instance, domain, iova, pfnRuns, prot);
   if (w instanceof Errno) return w;
-  return withTables(state, state.instances.get(instance)!, w.flush(), w.next);
+  return withTables(state, state.instances.get(instance)!, w);
 }
 
 /**
- * The slice with the instance's table memory and allocator replaced. When
- * the FrameStore was written in place (same handle: the state has not
- * escaped since, see eventlog epoch.ts) and no frame was allocated, the
- * slice itself is unchanged: no copy of the instance or of the slice.
+ * The slice with the instance's table memory and allocator replaced by
+ * what writer `w` did (its writes flushed). When the FrameStore was
+ * written in place (same handle: the state has not escaped since, see
+ * eventlog epoch.ts) and no frame was allocated or released, the slice
+ * itself is unchanged: no copy of the instance or of the slice.
  */
-function withTables(state: SmmuState, inst: SmmuInstance, mem: FrameStore, nextFree: number): SmmuState {
-  if (mem === inst.mem && nextFree === inst.nextFree) return state;
-  return withInstance(state, { ...inst, mem, nextFree });
+function withTables(state: SmmuState, inst: SmmuInstance, w: TableWriter): SmmuState {
+  const mem = w.flush();
+  const freeFrames = w.freeFramesAfter();
+  if (mem === inst.mem && w.next === inst.nextFree && freeFrames === inst.freeFrames) return state;
+  return withInstance(state, { ...inst, mem, nextFree: w.next, freeFrames });
 }
 
 /** The leaf attributes of a map with `prot` into `d` (see `leafAttrs`). */
@@ -207,7 +209,7 @@ function planMapWrites(
   if (d instanceof Errno) return d;
   if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0)
     return errno("EINVAL", "prot needs IOMMU_READ or IOMMU_WRITE");
-  const w = new TableWriter(inst!.mem, inst!.nextFree, inst!.tableEnd);
+  const w = new TableWriter(inst!.mem, inst!.nextFree, inst!.tableEnd, inst!.freeFrames);
   return mapPages(w, d.ttb, iova, pfnRuns, leafLoOf(d, prot), 0) ?? w;
 }
 
@@ -246,7 +248,7 @@ export function unmapRange(
   const w = planUnmapWrites(state, instance, domain, iova, length);
   if (w instanceof Errno) return w;
   const inst = state.instances.get(instance)!;
-  const written = withTables(state, inst, w.flush(), w.next);
+  const written = withTables(state, inst, w);
   const before = written === state ? inst : written.instances.get(instance)!;
   const after = invalidateAfterUnmap(before, inst.domains.get(domain)!, iova, length);
   return after === before ? written : withInstance(written, after);
@@ -263,7 +265,7 @@ function planUnmapWrites(
   const inst = state.instances.get(instance);
   const d = pagingDomain(inst, instance, domain);
   if (d instanceof Errno) return d;
-  const w = new TableWriter(inst!.mem, inst!.nextFree, inst!.tableEnd);
+  const w = new TableWriter(inst!.mem, inst!.nextFree, inst!.tableEnd, inst!.freeFrames);
   return unmapPages(w, d.ttb, iova, length) ?? w;
 }
 
@@ -283,13 +285,10 @@ export function planUnmap(
 }
 
 /**
- * Free a domain (arm_smmu_domain_free_paging / the nested domain's free):
- * EBUSY while streams are attached, or (stage 2) while nested domains use it
- * as parent. Its ASID/VMID are not reused by this model's counters, and its
- * table pages stay in table memory (the bump allocator never frees).
- * Errors: ENODEV, ENOENT, EBUSY.
+ * Whether a domain may be freed (the checks of `freeDomain`, for decide:
+ * nothing is written). @returns the domain, or ENODEV, ENOENT, EBUSY.
  */
-export function freeDomain(state: SmmuState, instance: number, domain: number): SmmuState | Errno {
+export function checkFreeDomain(state: SmmuState, instance: number, domain: number): SmmuDomain | Errno {
   const inst = instanceOf(state, instance);
   if (isErrno(inst)) return inst;
   const d = domainOf(inst, domain);
@@ -297,7 +296,25 @@ export function freeDomain(state: SmmuState, instance: number, domain: number): 
   if (d.attached.length > 0) return errno("EBUSY", "streams are attached to this domain");
   if ([...inst.domains.values()].some((x) => x.parent === domain))
     return errno("EBUSY", "nested domains use it");
+  return d;
+}
+
+/**
+ * Free a domain (arm_smmu_domain_free_paging / the nested domain's free):
+ * EBUSY while streams are attached, or (stage 2) while nested domains use it
+ * as parent. Its ASID/VMID are not reused by this model's counters; a
+ * paging domain's table pages, its level-0 table included, go to the
+ * instance's free list (free_io_pgtable_ops() → __arm_lpae_free_pgtable()).
+ * Errors: see `checkFreeDomain`.
+ */
+export function freeDomain(state: SmmuState, instance: number, domain: number): SmmuState | Errno {
+  const d = checkFreeDomain(state, instance, domain);
+  if (isErrno(d)) return d;
+  const inst = state.instances.get(instance)!;
   const domains = new Map(inst.domains);
   domains.delete(domain);
-  return withInstance(state, { ...inst, domains });
+  if (d.kind === "nested") return withInstance(state, { ...inst, domains });
+  const w = new TableWriter(inst.mem, inst.nextFree, inst.tableEnd, inst.freeFrames);
+  w.release(d.ttb, 0);
+  return withInstance(state, { ...inst, domains, mem: w.flush(), freeFrames: w.freeFramesAfter() });
 }

@@ -88,6 +88,7 @@ export {
 } from "./state";
 export { decodeSte, EATS, EMPTY_STE, encodeSte, S1DSS, S1FMT, STE_CFG, STE_SIZE, type Ste } from "./ste";
 export { smmuSubsystem } from "./subsystem";
+export { framesAvailable, mapTableBound, mapTablePages, type TableMap } from "./table-budget";
 export { CTXDESC_L2_ENTRIES, cdTableOfSte, STRTAB_SPLIT } from "./tables";
 export { s1Tag, s2Tag, type Tlb, type TlbEntry, tlbLookup } from "./tlb";
 export {

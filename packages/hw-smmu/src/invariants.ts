@@ -13,6 +13,9 @@ export function checkInvariants(state: SmmuState): string[] {
     const at = `SMMU ${i.id}`;
     if (i.nextFree < i.tableBase || i.nextFree > i.tableEnd)
       out.push(`${at}: allocator outside table memory`);
+    if (i.freeFrames.some((f) => f * 4096 < i.tableBase || f * 4096 >= i.nextFree))
+      out.push(`${at}: a free frame outside the allocated table memory`);
+    if (new Set(i.freeFrames).size !== i.freeFrames.length) out.push(`${at}: a frame freed twice`);
     let entries = 0;
     for (const [tag, set] of i.tlb.tags) {
       const sizes = [...new Set([...set.entries.values()].map((e) => e.log2size))].sort((a, b) => a - b);

@@ -57,16 +57,22 @@ export class TableWriter {
   private more: number[] | undefined = undefined;
   /** Index of the latest write in `more` by PA, built once there are more than `SCAN` of them. */
   private index: Map<number, number> | undefined = undefined;
+  /** Frames taken from the end of `free` so far. */
+  private freeTaken = 0;
+  /** Table frames this operation gives back (tables an unmap covers whole); dropped by `flush`. */
+  private released: number[] | undefined = undefined;
 
   /**
    * @param mem the table memory (read only until `flush`).
    * @param next next free byte (bump allocator).
    * @param end end of table memory.
+   * @param free frame numbers of free single frames, taken first from the end (the instance's `freeFrames`).
    */
   constructor(
     public mem: FrameStore,
     public next: number,
     readonly end: number,
+    private readonly free: readonly number[] = NO_FRAMES,
   ) {}
 
   /** Read the descriptor at `pa` into `lo`/`hi`: this operation's latest write there, else memory. */
@@ -110,8 +116,13 @@ export class TableWriter {
     }
   }
 
-  /** A zeroed 4 KiB table frame, or undefined when table memory is exhausted. */
+  /** A zeroed 4 KiB table frame (a free one first), or undefined when table memory is exhausted. */
   alloc(): number | undefined {
+    if (this.freeTaken < this.free.length) {
+      this.freeTaken++;
+      this.allocated++;
+      return this.free[this.free.length - this.freeTaken]! * 4096;
+    }
     if (this.next + 4096 > this.end) return undefined;
     const pa = this.next;
     this.next += 4096;
@@ -119,18 +130,42 @@ export class TableWriter {
     return pa;
   }
 
-  /** Perform the recorded writes on `mem`, in order. @returns the table memory after them. */
+  /**
+   * Give back the level-`level` table at `table` and every table under it
+   * (read through this operation's writes), as `__arm_lpae_free_pgtable()`.
+   */
+  release(table: number, level: number): void {
+    this.released ??= [];
+    this.released.push(table / 4096);
+    // A frame never written, with no write of this operation pending, holds no table.
+    if (level === 3 || (this.pa0 < 0 && this.mem.peek(table / 4096) === undefined)) return;
+    for (let i = 0; i < 512; i++) {
+      this.read(table + i * 8);
+      if ((this.lo & PTE_VALID) !== 0 && (this.lo & 2) !== 0)
+        this.release(addrOf(this.lo, this.hi), level + 1);
+    }
+  }
+
+  /** The free list after this operation: less the frames it took, plus those it released (the same array when neither). */
+  freeFramesAfter(): readonly number[] {
+    const kept = this.freeTaken === 0 ? this.free : this.free.slice(0, this.free.length - this.freeTaken);
+    return this.released === undefined ? kept : [...kept, ...this.released];
+  }
+
+  /** Perform the recorded writes on `mem`, in order, then drop released frames. @returns the table memory after them. */
   flush(): FrameStore {
     let mem = this.mem;
-    if (this.pa0 < 0) return mem;
-    mem = mem.writeU64Halves(this.pa0, this.lo0, this.hi0);
+    if (this.pa0 >= 0) mem = mem.writeU64Halves(this.pa0, this.lo0, this.hi0);
     const w = this.more;
     if (w !== undefined)
       for (let i = 0; i < w.length; i += 3) mem = mem.writeU64Halves(w[i]!, w[i + 1]!, w[i + 2]!);
+    if (this.released !== undefined) for (const pfn of this.released) mem = mem.drop(pfn);
     this.mem = mem;
     return mem;
   }
 }
+
+const NO_FRAMES: readonly number[] = Object.freeze([]);
 
 /** Writes searched linearly before `TableWriter` builds an index (a 4 KiB map writes 1–4). */
 const SCAN = 16;
@@ -242,14 +277,18 @@ export function mapPages(
 /**
  * Unmap [iova, iova + length) (bytes, 4 KiB aligned). A block only partly
  * inside the range is split into a table of next-level leaves first
- * (arm_lpae_split_blk_unmap). Holes are skipped. Table pages are not freed
- * (Linux frees them only with the domain). Errors: EINVAL, ENOMEM (split).
+ * (arm_lpae_split_blk_unmap). Holes are skipped. A table the range covers
+ * whole is released with everything under it and its descriptor cleared
+ * (__arm_lpae_unmap() → __arm_lpae_free_pgtable(), reached when
+ * iommu_unmap()'s block-sized chunk meets a table); tables covered in part
+ * are kept, even when left empty. Errors: EINVAL, ENOMEM (split).
  */
 export function unmapPages(w: TableWriter, ttb: number, iova: bigint, length: bigint): Errno | undefined {
   let ia = iova < IA_LIMIT ? u64ToNumber(iova) : -1;
   const len = length <= IA_LIMIT ? u64ToNumber(length) : -1;
   if (ia < 0 || len < 0 || ia % 4096 !== 0 || len % 4096 !== 0 || ia + len > IA_SIZE)
     return errno("EINVAL", "unmap range not 4 KiB aligned or beyond the 48-bit input size");
+  const start = ia;
   const end = ia + len;
   while (ia < end) {
     let table = ttb;
@@ -264,6 +303,12 @@ export function unmapPages(w: TableWriter, ttb: number, iova: bigint, length: bi
         break;
       }
       if (level < 3 && (w.lo & 2) !== 0) {
+        if (base >= start && base + size <= end) {
+          w.release(addrOf(w.lo, w.hi), level + 1);
+          w.write(slot, 0, 0);
+          ia = base + size;
+          break;
+        }
         table = addrOf(w.lo, w.hi);
         continue;
       }

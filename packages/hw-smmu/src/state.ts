@@ -121,8 +121,14 @@ export interface SmmuInstance {
   readonly tableEnd: number;
   /** Table memory: stream table, CD tables, page tables of host-owned domains. */
   readonly mem: FrameStore;
-  /** Next free byte of table memory (bump allocator; frames are never freed in this model). */
+  /** Next never-allocated byte of table memory (the bump allocator's tail). */
   readonly nextFree: number;
+  /**
+   * Frame numbers of single 4 KiB frames given back — IO page tables an
+   * unmap covered whole, a freed domain's tables — reused first (LIFO) by
+   * single-frame allocations. Their contents were dropped (they read as zeros).
+   */
+  readonly freeFrames: readonly number[];
   readonly strtab: StreamTableRegs;
   /** Driver-side: CD tables by StreamID. */
   readonly cdTables: ReadonlyMap<number, CdTable>;
@@ -178,6 +184,7 @@ export function newInstance(
     tableEnd,
     mem: FrameStore.empty(),
     nextFree: tableBase,
+    freeFrames: [],
     strtab: { base: 0, fmt: 0, log2size: 0, split: 0 },
     cdTables: new Map(),
     steCache: new Map(),

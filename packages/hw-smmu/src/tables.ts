@@ -26,14 +26,19 @@ const FRAME = 4096;
 
 /**
  * Carve `bytes` (rounded up to whole 4 KiB frames, `align`-aligned) out of
- * table memory. Pure. @returns the PA and the instance after, or undefined
- * when the region is exhausted (the caller's ENOMEM).
+ * table memory: one frame or less from the free list when it has one,
+ * else from the bump allocator's tail. Pure. @returns the PA and the
+ * instance after, or undefined when the region is exhausted (the caller's
+ * ENOMEM).
  */
 export function allocate(
   inst: SmmuInstance,
   bytes: number,
   align = FRAME,
 ): { pa: number; inst: SmmuInstance } | undefined {
+  const free = inst.freeFrames;
+  if (bytes <= FRAME && align <= FRAME && free.length > 0)
+    return { pa: free[free.length - 1]! * FRAME, inst: { ...inst, freeFrames: free.slice(0, -1) } };
   const a = Math.max(align, FRAME);
   const pa = Math.ceil(inst.nextFree / a) * a;
   const end = pa + Math.ceil(bytes / FRAME) * FRAME;

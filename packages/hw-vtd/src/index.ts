@@ -162,6 +162,7 @@ export {
   type VtdUnit,
   type VtdUnitConfig,
 } from "./state";
+export { MAX_SL_LEVELS, mapTableBound, mapTablePages, type TableMap } from "./table-budget";
 export { framesAvailable, readContextEntry } from "./tables";
 export { ACCESS, type FillSink, LAST, translatePage } from "./translate";
 export { type FlParams, type SlParams, WALK, walkFirstStage, walkSecondStage } from "./walk";

@@ -95,6 +95,25 @@ export interface MapPlan {
  *   is already mapped; generic_pt).
  */
 export function planMap(unit: VtdUnit, t: SlTable, iova: bigint, runs: readonly PfnRun[]): MapPlan | Errno {
+  const created = new Set<number>();
+  const e = planTables(unit, t, iova, runs, created);
+  return e ?? { tablePages: created.size };
+}
+
+/**
+ * `planMap` into a set of the tables the map creates, shared by a
+ * sequence of maps (table-budget.ts): a table an earlier map of the
+ * sequence creates is counted once. Keys: a table's level − 1 + 8 × the
+ * first 4 KiB page number it covers / 512^(level − 1).
+ * @returns undefined, or `planMap`'s errno.
+ */
+export function planTables(
+  unit: VtdUnit,
+  t: SlTable,
+  iova: bigint,
+  runs: readonly PfnRun[],
+  created: Set<number>,
+): Errno | undefined {
   if ((iova & 0xfffn) !== 0n) return errno("EINVAL", "iova is not 4 KiB aligned");
   let pages = 0;
   for (const r of runs) {
@@ -107,7 +126,6 @@ export function planMap(unit: VtdUnit, t: SlTable, iova: bigint, runs: readonly 
   if (iova + BigInt(pages) * 4096n > 1n << BigInt(width))
     return errno("EFAULT", `mapping exceeds the domain's ${width}-bit address width`);
   const levels = agawToLevels(t.agaw);
-  const created = new Set<number>();
   let vpn = pageNumber(iova);
   for (const r of runs) {
     let pfn = r.pfn;
@@ -120,7 +138,7 @@ export function planMap(unit: VtdUnit, t: SlTable, iova: bigint, runs: readonly 
       left -= step;
     }
   }
-  return { tablePages: created.size };
+  return undefined;
 }
 
 /**
@@ -244,8 +262,12 @@ export function mapRange(
 /**
  * Clear every leaf overlapping 4 KiB pages [iova, iova + length) in `t`. A
  * superpage partly inside the range is cleared whole, as Linux's
- * `iommu_unmap()` reports (it may unmap more than asked). Table pages are
- * kept. No IOTLB invalidation: that is the driver's separate step.
+ * `iommu_unmap()` reports (it may unmap more than asked). A table the
+ * range covers whole is freed with everything under it and its entry
+ * cleared (Linux generic_pt `__unmap_range()`; the older intel driver's
+ * `dma_pte_clear_level()` did the same): its frames go to the unit's free
+ * list. Tables the range covers in part are kept, even when left empty.
+ * No IOTLB invalidation: that is the driver's separate step.
  * @returns the unit and the number of bytes unmapped.
  */
 export function unmapRange(
@@ -256,13 +278,15 @@ export function unmapRange(
 ): { unit: VtdUnit; unmapped: bigint } {
   const levels = agawToLevels(t.agaw);
   let tables = unit.tables;
-  let vpn = pageNumber(iova);
+  const start = pageNumber(iova);
+  let vpn = start;
   const end =
     vpn +
     (length >= 0n && length < TWO53
       ? Math.ceil(u64ToNumber(length) / 4096)
       : Number((length + 0xfffn) >> 12n));
   let unmapped = 0;
+  let freed: number[] | undefined;
   while (vpn < end) {
     let table = t.pgd;
     let level = levels;
@@ -271,14 +295,22 @@ export function unmapRange(
       const pa = table + tableIndex(vpn, level) * 8;
       const lo = tables.readU32(pa);
       const scale = SPAN[level]!;
+      const base = Math.floor(vpn / scale) * scale;
       if (!isPresent(lo)) {
-        step = scale - (vpn - Math.floor(vpn / scale) * scale);
+        step = scale - (vpn - base);
         break;
       }
       if (isLeaf(lo, level)) {
         tables = tables.writeU64Halves(pa, 0, 0);
         unmapped += scale;
-        step = scale - (vpn - Math.floor(vpn / scale) * scale);
+        step = scale - (vpn - base);
+        break;
+      }
+      if (base >= start && base + scale <= end) {
+        freed ??= [];
+        unmapped += subtreeFrames(tables, entryPa(lo, tables.readU32(pa + 4)), level - 1, freed);
+        tables = tables.writeU64Halves(pa, 0, 0);
+        step = scale - (vpn - base);
         break;
       }
       table = entryPa(lo, tables.readU32(pa + 4));
@@ -286,7 +318,27 @@ export function unmapRange(
     }
     vpn += step;
   }
+  if (freed !== undefined) {
+    for (const pfn of freed) tables = tables.drop(pfn);
+    unit = { ...unit, freeFrames: [...unit.freeFrames, ...freed] };
+  }
   // One bigint rather than two (BigInt then a product) while the byte count is exact in a double.
   const bytes = unmapped < 2 ** 41 ? BigInt(unmapped * 4096) : BigInt(unmapped) * 4096n;
   return { unit: tables === unit.tables ? unit : { ...unit, tables }, unmapped: bytes };
+}
+
+/**
+ * Push the frame numbers of the level-`level` table at `table` and of
+ * every table under it onto `out`. @returns the 4 KiB pages its leaves map.
+ */
+function subtreeFrames(tables: VtdUnit["tables"], table: number, level: number, out: number[]): number {
+  out.push(table / 4096);
+  let pages = 0;
+  for (let i = 0; i < 512; i++) {
+    const lo = tables.readU32(table + i * 8);
+    if (!isPresent(lo)) continue;
+    if (isLeaf(lo, level)) pages += SPAN[level]!;
+    else pages += subtreeFrames(tables, entryPa(lo, tables.readU32(table + i * 8 + 4)), level - 1, out);
+  }
+  return pages;
 }

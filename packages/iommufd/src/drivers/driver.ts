@@ -13,9 +13,11 @@
  * through iopt's `ioas.*` events in evolve (follow.ts; the mock's
  * mock-domain subsystem in iopt), so they cannot fail after decide. What
  * can fail in Linux's `iommu_map()` — aperture (the domain's
- * `DomainDescriptor`, checked by iopt) and table-page allocation
- * (`mapTablePages`, one `<driver>.pt_alloc` fault point per page,
- * map-steps.ts) — is decided before.
+ * `DomainDescriptor`, checked by iopt) and table-page allocation — is
+ * decided before (map-steps.ts): `mapTablePages` gives one
+ * `<driver>.pt_alloc` fault point per page, and `tableFramesFree` with
+ * `mapTableBound` refuse with ENOMEM a map the unit's table memory cannot
+ * hold (table-budget.ts).
  */
 import type { DecideContext } from "@iommu-sim/eventlog";
 import type { SmmuState } from "@iommu-sim/hw-smmu";
@@ -310,12 +312,33 @@ export interface IommuDriver {
    * How many new IO page-table pages (4 KiB each) mapping `areas` in order
    * into paging domain `ref` allocates — the allocations of Linux
    * `iommu_map()` → the driver's `map_pages` that can fail with ENOMEM
-   * (VT-d `pfn_to_dma_pte()`, io-pgtable-arm `__arm_lpae_alloc_pages()`).
-   * iommufd takes `ctx.step("<driver>.pt_alloc", "ENOMEM")` once per page
-   * (map-steps.ts). Areas the domain would refuse count 0 (iopt refused
-   * them already); the mock allocates none.
+   * (VT-d `pfn_to_dma_pte()`, io-pgtable-arm `__arm_lpae_alloc_pages()`),
+   * whatever the unit's table memory holds (a table an earlier area
+   * creates is counted once). Under fault injection iommufd takes
+   * `ctx.step("<driver>.pt_alloc", "ENOMEM")` once per page; a count above
+   * `tableFramesFree` fails the command with ENOMEM (map-steps.ts). Areas
+   * the domain would refuse count 0 (iopt refused them already); the mock
+   * allocates none.
    */
   mapTablePages(root: HwRoot, ref: HwDomainRef, areas: readonly AreaMap[]): number;
+  /**
+   * 4 KiB frames left in the table memory of the unit domain `ref` lives
+   * on (VT-d: hw-vtd `framesAvailable`, the free list plus the untouched
+   * tail; SMMUv3: hw-smmu `framesAvailable`, the bump allocator's tail);
+   * +Infinity for the mock and for a unit that is not there. A command
+   * whose maps need more than this fails with ENOMEM (map-steps.ts).
+   */
+  tableFramesFree(root: HwRoot, ref: HwDomainRef): number;
+  /**
+   * A cheap upper bound of the IO page-table pages one map of `pages`
+   * 4 KiB pages allocates in any of the driver's paging domains — its
+   * length and the most table levels the driver builds, no walk, no state
+   * (VT-d: hw-vtd `mapTableBound`, 5 levels; SMMUv3: hw-smmu
+   * `mapTableBound`, levels 0–3; the mock: 0). Bounds of several maps add
+   * up to a bound of their sequence. map-steps.ts counts exactly
+   * (`mapTablePages`) only a unit whose bound exceeds `tableFramesFree`.
+   */
+  mapTableBound(pages: number): number;
   /**
    * Translate the DMA request of `dev` at `pasid` (0 = without PASID) to
    * IOVA `iova` (bytes) with `access`, through whatever is attached there

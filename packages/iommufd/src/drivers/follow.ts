@@ -12,7 +12,9 @@
  * translation would survive the unmap — what the hardware models exist to show.
  *
  * Mapping cannot fail here: iopt refused in decide whatever lies outside
- * the domain's aperture (its DomainDescriptor), and areas never overlap.
+ * the domain's aperture (its DomainDescriptor), areas never overlap, and
+ * map-steps.ts refused a command whose maps need more table frames than
+ * a unit has left (table-budget.ts).
  */
 import type { Subsystem } from "@iommu-sim/eventlog";
 import {

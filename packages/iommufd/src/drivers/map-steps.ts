@@ -1,20 +1,30 @@
 /**
- * Page-table page allocation as fail-nth points. Linux's `iommu_map()`
- * can fail with ENOMEM while the driver allocates IO page-table pages
- * (VT-d `pfn_to_dma_pte()`, io-pgtable-arm `__arm_lpae_alloc_pages()`),
- * under IOMMU_IOAS_MAP / IOMMU_IOAS_COPY (io_pagetable.c
- * iopt_area_fill_domains()) and under attach, which fills a new domain
- * (iopt_fill_domain()). Here domains follow their IOAS in evolve, which
- * cannot fail, so the allocation is decided beforehand: after a command's
- * events are decided, each `ioas.mapped` / `ioas.domain_attached {fill}`
- * asks the driver of every domain it writes how many table pages the map
- * allocates (`IommuDriver.mapTablePages`) and takes one
- * `ctx.step("<driver>.pt_alloc", "ENOMEM")` per page. A failure there
- * fails the whole command, which then leaves nothing — as Linux unwinds
- * the area, its pins and the domains it already filled. The steps are
- * only taken under fault injection (any context but the log's
- * `NO_FAULTS`): otherwise none could fail, and planning them would cost
- * the map hot path ~0.4 µs per domain.
+ * Page-table page allocation, decided before the maps are made. Linux's
+ * `iommu_map()` can fail with ENOMEM while the driver allocates IO
+ * page-table pages (VT-d `pfn_to_dma_pte()`, io-pgtable-arm
+ * `__arm_lpae_alloc_pages()`), under IOMMU_IOAS_MAP / IOMMU_IOAS_COPY
+ * (io_pagetable.c iopt_area_fill_domains()) and under attach and HWPT
+ * allocation, which fill a new domain (iopt_fill_domain()). Here domains
+ * follow their IOAS in evolve, which cannot fail, so after a command's
+ * events are decided, its `ioas.mapped` / `ioas.domain_attached {fill}`
+ * events are checked twice, in this order:
+ *
+ * 1. Under fault injection (any context but the log's `NO_FAULTS`), each
+ *    asks the driver of every domain it writes how many table pages the
+ *    map allocates (`IommuDriver.mapTablePages`) and takes one
+ *    `ctx.step("<driver>.pt_alloc", "ENOMEM")` per page. Skipped
+ *    otherwise: no step could fail, and planning them costs the map hot
+ *    path ~0.4 µs per domain.
+ * 2. Always, the unit's real table memory (table-budget.ts): a command
+ *    whose maps need more table frames on some unit than it has left
+ *    (`IommuDriver.tableFramesFree`) fails with ENOMEM ("VT-d unit 0:
+ *    IO page-table memory exhausted …") — from a cheap per-area bound
+ *    (`IommuDriver.mapTableBound`), the exact count only when the bound
+ *    does not fit.
+ *
+ * A failure fails the whole command, which then leaves nothing (no event,
+ * object, pin or table) — as Linux unwinds the area, its pins and the
+ * domains it already filled.
  */
 import { type DecideContext, type Decider, type Message, NO_FAULTS, sealEpoch } from "@iommu-sim/eventlog";
 import { type Errno, isErrno } from "@iommu-sim/uapi";
@@ -23,6 +33,7 @@ import type { IommufdRoot } from "../root";
 import type { HwRoot } from "./driver";
 import type { AreaMap } from "./follow";
 import { driverOf } from "./index";
+import { tableMemoryCheck } from "./table-budget";
 
 type MappedData = { readonly ioas: number } & AreaMap;
 type AttachedData = { readonly domain: { readonly id: number }; readonly fill: readonly AreaMap[] };
@@ -94,7 +105,8 @@ function tableSteps<S>(
 /**
  * `decider` whose commands also take the `<driver>.pt_alloc` steps of the
  * IO page-table pages their maps allocate in the domains attached to an
- * IOAS (createSystem wraps the composed root decider with it).
+ * IOAS, and fail with ENOMEM when a unit's table memory cannot hold those
+ * pages (createSystem wraps the composed root decider with it).
  */
 export function withTableSteps<C extends Message, E extends Message, S extends IommufdRoot>(
   decider: Decider<C, E, S>,
@@ -103,10 +115,16 @@ export function withTableSteps<C extends Message, E extends Message, S extends I
     ...decider,
     decide(state, command, ctx) {
       const r = decider.decide(state, command, ctx);
+      if (isErrno(r)) return r;
+      const evolve = decider.evolve as (s: S, e: Message) => S;
       // Without fault injection (the log's NO_FAULTS) no step can fail: the
       // plan is skipped, which keeps it off the map/unmap hot path.
-      if (isErrno(r) || ctx.step === NO_FAULTS.step) return r;
-      return tableSteps(state, r, decider.evolve as (s: S, e: Message) => S, ctx) ?? r;
+      if (ctx.step !== NO_FAULTS.step) {
+        const e = tableSteps(state, r, evolve, ctx);
+        if (e) return e;
+      }
+      // After the steps, so that fault injection sees the same sites as before.
+      return tableMemoryCheck(state, r, evolve) ?? r;
     },
   };
 }

@@ -230,6 +230,8 @@ export const mockDriver: IommuDriver = {
 
   // mock_domain_map_pages() writes a flat xarray: no page-table pages to allocate.
   mapTablePages: () => 0,
+  tableFramesFree: () => Number.POSITIVE_INFINITY,
+  mapTableBound: () => 0,
 
   translate: mockTranslate,
 

@@ -8,11 +8,12 @@
  * window (`arm_smmu_get_resv_regions()`). Checks and fault points are
  * hw-smmu's own: this adapter asks its decider.
  */
-import { type DecideContext, sealEpoch } from "@iommu-sim/eventlog";
+import type { DecideContext } from "@iommu-sim/eventlog";
 import {
+  framesAvailable,
   hwInfoBytes,
-  mapRange,
-  planMap,
+  mapTableBound,
+  mapTablePages,
   reservedRegions,
   type SmmuInstance,
   type SmmuRoot,
@@ -150,28 +151,18 @@ export const smmuDriver: IommuDriver = {
   // No userInvalidate: SMMUv3 nested domains are invalidated through a vIOMMU (not modelled).
   allocNested: smmuAllocNested,
 
-  /**
-   * hw-smmu's plan of each io-pgtable-arm map (`planMap`: the tables
-   * __arm_lpae_map() would allocate); every area but the last is then
-   * mapped on sealed tables so the next one sees its tables.
-   */
+  /** hw-smmu's count of the tables the maps allocate (`mapTablePages`: __arm_lpae_map()'s). */
   mapTablePages(root, ref, areas): number {
-    let s = root.smmu;
-    let n = 0;
-    for (let i = 0; s !== undefined && i < areas.length; i++) {
-      const a = areas[i]!;
-      if (a.pfnRuns.length === 0) continue;
-      const plan = planMap(s, ref.unit, ref.domain, a.iova, a.pfnRuns, a.prot);
-      if (isErrno(plan)) continue;
-      n += plan.tables;
-      if (i < areas.length - 1) {
-        sealEpoch();
-        const next = mapRange(s, ref.unit, ref.domain, a.iova, a.pfnRuns, a.prot);
-        if (!isErrno(next)) s = next;
-      }
-    }
-    return n;
+    return root.smmu === undefined ? 0 : mapTablePages(root.smmu, ref.unit, ref.domain, areas);
   },
+
+  // The instance's free list and what is left of its bump allocator's tail.
+  tableFramesFree(root, ref): number {
+    const inst = root.smmu?.instances.get(ref.unit);
+    return inst === undefined ? Number.POSITIVE_INFINITY : framesAvailable(inst);
+  },
+
+  mapTableBound,
 
   translate(root, dev, pasid, iova, access): Translation | Errno {
     if (root.smmu === undefined) return errno("ENODEV", `no SMMU instance ${dev.unit}`);

@@ -7,14 +7,15 @@
  * (`intel_iommu_get_resv_regions()`). The checks and fault points are
  * hw-vtd's own: this adapter asks its decider.
  */
-import { type DecideContext, sealEpoch } from "@iommu-sim/eventlog";
+import type { DecideContext } from "@iommu-sim/eventlog";
 import {
   agawToWidth,
   capMaxAgaw,
-  checkMap,
   ECAP,
+  framesAvailable,
   hwInfo,
-  mapDomain,
+  mapTableBound,
+  mapTablePages,
   regGet,
   reservedRegions,
   translate,
@@ -165,27 +166,19 @@ export const vtdDriver: IommuDriver = {
   allocNested: vtdAllocNested,
   userInvalidate: vtdUserInvalidate,
 
-  /**
-   * hw-vtd's plan of each second-stage map (`checkMap`: the tables
-   * pfn_to_dma_pte() would allocate); every area but the last is then
-   * mapped on sealed tables so the next one sees its tables.
-   */
+  /** hw-vtd's count of the second-stage tables the maps allocate (`mapTablePages`: pfn_to_dma_pte()'s). */
   mapTablePages(root, ref, areas): number {
-    let u = root.vtd?.units.get(ref.unit);
-    let n = 0;
-    for (let i = 0; u !== undefined && i < areas.length; i++) {
-      const a = areas[i]!;
-      if (a.pfnRuns.length === 0) continue;
-      const plan = checkMap(u, ref.domain, a.iova, a.pfnRuns);
-      if (isErrno(plan)) continue;
-      n += plan.tablePages;
-      if (i < areas.length - 1) {
-        sealEpoch();
-        u = mapDomain(u, ref.domain, a.iova, a.pfnRuns, a.prot);
-      }
-    }
-    return n;
+    const u = root.vtd?.units.get(ref.unit);
+    return u === undefined ? 0 : mapTablePages(u, ref.domain, areas);
   },
+
+  // The unit's frame allocator: its free list plus the never-allocated tail.
+  tableFramesFree(root, ref): number {
+    const u = root.vtd?.units.get(ref.unit);
+    return u === undefined ? Number.POSITIVE_INFINITY : framesAvailable(u);
+  },
+
+  mapTableBound,
 
   translate(root, dev, pasid, iova, access): Translation | Errno {
     const r = translate(root as unknown as VtdRoot, dev.unit, {
