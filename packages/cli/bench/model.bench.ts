@@ -1,5 +1,5 @@
 /**
- * `cli.model.map4k`: the daemon's share of `cli.exec.map4k` without any
+ * `cli.model.map4k`: the daemon's share of `cli.exec.ioctl` without any
  * transport — the same IOMMU_IOAS_MAP + IOMMU_IOAS_UNMAP pairs of 4 KiB
  * (fixed IOVA, selftest mock domain attached, the page pinned from a
  * mirrored process) driven through the /dev/iommu driver's `ioctl`
@@ -61,7 +61,7 @@ const cases: BenchCase[] = [
     kind: "throughput",
     unit: "pairs/s",
     opsPerIteration: 1000,
-    doc: "IOMMU_IOAS_MAP + UNMAP pairs/s of 4 KiB through the /dev/iommu driver in-process (mock domain, mirrored page): the model's ceiling for cli.exec.map4k",
+    doc: "IOMMU_IOAS_MAP + UNMAP pairs/s of 4 KiB through the /dev/iommu driver in-process (mock domain, mirrored page): the model's ceiling for cli.exec.ioctl",
     setup() {
       const log = createModelLog();
       const external = new ExternalMemory(log, {
