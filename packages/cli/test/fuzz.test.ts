@@ -1,21 +1,10 @@
-/**
- * The daemon survives anything a client sends: random bytes and random
- * frames on the socket (before and after HELLO), random ioctl traffic from
- * a C program through the shim, and random DMA traffic on every node
- * (IOAS maps of the program's real memory while it unmaps it, fault queue
- * fds, VFIO groups, /dev/ioasid, forked children). Afterwards it still serves a program
- * correctly, holds no files, and no exception escaped the model.
- */
-import { mkdtempSync } from "node:fs";
 import { createConnection } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Daemon, startDaemon } from "../src/daemon/server";
-import { createModel, type Model } from "../src/model";
+import type { Daemon } from "../src/daemon/server";
+import type { Model } from "../src/model";
 import { buildShim, nodeApiIncludeDir } from "../src/shim/build";
-import { cProgram, HAS_CC, runClient } from "./support";
+import { cProgram, HAS_CC, modelDaemon, runClient } from "./support";
 
 /** Send `bytes` on a fresh connection, half-close, and wait until the daemon closes it too. */
 function sendAndClose(socketPath: string, bytes: Uint8Array): Promise<void> {
@@ -49,18 +38,11 @@ describe.skipIf(!HAS_CC)("daemon robustness", { timeout: 120_000 }, () => {
   let model: Model;
   let daemon: Daemon;
   let shim: string;
-  const internalErrors: unknown[] = [];
+  let internalErrors: unknown[];
 
   beforeAll(async () => {
-    model = createModel();
     shim = buildShim();
-    const dir = mkdtempSync(join(tmpdir(), "iommu-sim-fuzz-"));
-    daemon = await startDaemon({
-      socketPath: join(dir, "d.sock"),
-      drivers: model.drivers,
-      onInternalError: (e) => internalErrors.push(e),
-      onProcessExit: (pid) => model.processExited(pid),
-    });
+    ({ model, daemon, internalErrors } = await modelDaemon());
   });
   afterAll(() => daemon.close());
 

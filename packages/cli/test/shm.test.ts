@@ -5,17 +5,14 @@
  * across forks, and with the transport switched off.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { isErrno } from "@iommu-sim/uapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcMemory } from "../src/daemon/memory";
-import { type Daemon, startDaemon } from "../src/daemon/server";
+import type { Daemon } from "../src/daemon/server";
 import { SLOT, slotSum } from "../src/daemon/slot";
-import { createModel, type Model } from "../src/model";
+import type { Model } from "../src/model";
 import { buildShim, nodeApiIncludeDir } from "../src/shim/build";
-import { cProgram, HAS_CC, runClient } from "./support";
+import { cProgram, HAS_CC, modelDaemon, runClient } from "./support";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 /** util-linux taskset(1), to pin the daemon and a program to one CPU. */
@@ -70,20 +67,12 @@ describe.skipIf(!HAS_CC).each(IO_KINDS)(
     let model: Model;
     let daemon: Daemon;
     let shim: string;
-    const internalErrors: unknown[] = [];
+    let internalErrors: unknown[];
 
     beforeAll(async () => {
-      model = createModel();
       shim = buildShim();
-      daemon = await startDaemon({
-        socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-shm-")), "d.sock"),
-        drivers: model.drivers,
-        onInternalError: (e) => internalErrors.push(e),
-        onProcessExit: (pid) => model.processExited(pid),
-        // No CPU pressure: the shims keep to their slots whatever else runs on the machine.
-        cpuPressure: () => 0,
-        slotMap,
-      });
+      // No CPU pressure: the shims keep to their slots whatever else runs on the machine.
+      ({ model, daemon, internalErrors } = await modelDaemon({ cpuPressure: () => 0, slotMap }));
     });
     afterAll(() => daemon.close());
 
@@ -130,9 +119,7 @@ describe.skipIf(!HAS_CC).each(IO_KINDS)(
 
     it("under CPU pressure requests go on the socket; flipping back and forth loses nothing", async () => {
       let calls = 0;
-      const pressured = await startDaemon({
-        socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-shm-")), "p.sock"),
-        drivers: createModel().drivers,
+      const { daemon: pressured } = await modelDaemon({
         onInternalError: (e) => internalErrors.push(e),
         cpuPressure: () => (pressure === "flip" ? (calls++ % 2) * 100 : 100),
         // Re-read at every routing decision, so the flips do not depend on how long the run takes.
@@ -197,12 +184,7 @@ describe.skipIf(!HAS_CC || nodeApiIncludeDir() === undefined || !HAS_TASKSET)(
     });
 
     const run = async (pollYield: boolean) => {
-      const daemon = await startDaemon({
-        socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-shm-")), "y.sock"),
-        drivers: createModel().drivers,
-        cpuPressure: () => 0,
-        pollYield,
-      });
+      const { daemon } = await modelDaemon({ cpuPressure: () => 0, pollYield });
       try {
         const r = await runClient(buildShim(), daemon.socketPath, "taskset", [
           "-c",

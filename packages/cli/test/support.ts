@@ -4,6 +4,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Daemon, type DaemonOptions, startDaemon } from "../src/daemon/server";
+import { createModel, type Model } from "../src/model";
 
 /** Whether a C compiler exists (the exec tests need one for the shim and the programs). */
 export const HAS_CC = spawnSync(process.env.CC || "cc", ["--version"], { stdio: "ignore" }).status === 0;
@@ -70,4 +72,30 @@ export function runClient(
     child.once("error", reject);
     child.once("close", (code, signal) => resolve({ status: code ?? (signal ? 128 : -1), stdout, stderr }));
   });
+}
+
+/** A model served by a daemon on a fresh socket (see modelDaemon). */
+export interface ModelDaemon {
+  readonly model: Model;
+  readonly daemon: Daemon;
+  /** Exceptions that escaped a driver or the model (a bug: tests expect none). */
+  readonly internalErrors: unknown[];
+}
+
+/**
+ * A fresh model and a daemon serving its drivers on a new socket, telling
+ * the model when a process exits and recording internal errors; `options`
+ * add to or override those defaults.
+ */
+export async function modelDaemon(options: Partial<DaemonOptions> = {}): Promise<ModelDaemon> {
+  const model = createModel();
+  const internalErrors: unknown[] = [];
+  const daemon = await startDaemon({
+    socketPath: join(mkdtempSync(join(tmpdir(), "iommu-sim-d-")), "d.sock"),
+    drivers: model.drivers,
+    onInternalError: (e) => internalErrors.push(e),
+    onProcessExit: (pid) => model.processExited(pid),
+    ...options,
+  });
+  return { model, daemon, internalErrors };
 }
