@@ -13,6 +13,8 @@
  *   state; the references they hold go with them);
  * - access (closing the context with a selftest access left): its items
  *   are unpinned and it leaves its IOAS (selftest/access.ts).
+ * - hw_queue: its internal access unpins the queue memory and goes
+ *   (hw-queue.ts);
  * - fault: every page request group still waiting is answered
  *   IOMMU_PAGE_RESP_INVALID, down to the hardware (fault/decide.ts).
  * Destroy paths have no fallible steps, as in Linux: once the users check
@@ -25,6 +27,7 @@ import { mockDeviceInfo } from "./devices";
 import type { HwRoot } from "./drivers/driver";
 import { mockDriver } from "./drivers/mock";
 import { faultDestroyEffects, faultDetachEffects } from "./fault/decide";
+import { hwQueueDestroyEffects } from "./hw-queue";
 import { hwptPagingDestroyEffects } from "./hwpt";
 import { hwptNestedDestroyEffects } from "./hwpt-nested";
 import { usersOf } from "./objects";
@@ -102,6 +105,8 @@ export function destroyEffects(
       return faultDestroyEffects(root, obj.kobj);
     case "access":
       return accessDestroyEffects(root, obj);
+    case "hw_queue":
+      return hwQueueDestroyEffects(root, obj);
     default:
       return [];
   }

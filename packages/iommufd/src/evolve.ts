@@ -22,6 +22,10 @@ function objectOf(e: Created): IommufdObject {
     ...(e.viommuType === undefined ? {} : { viommuType: e.viommuType }),
     ...(e.iommu === undefined ? {} : { iommu: e.iommu }),
     ...(e.virtId === undefined ? {} : { virtId: e.virtId }),
+    ...(e.queueType === undefined ? {} : { queueType: e.queueType }),
+    ...(e.queueIndex === undefined ? {} : { queueIndex: e.queueIndex }),
+    ...(e.iova === undefined ? {} : { iova: e.iova }),
+    ...(e.length === undefined ? {} : { length: e.length }),
   };
 }
 

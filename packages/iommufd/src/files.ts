@@ -1,8 +1,10 @@
 /**
  * File operations of the anon-inode fds an iommufd context hands out
- * (Linux drivers/iommu/iommufd/eventq.c iommufd_fault_fops, selftest.c
- * iommfd_test_staccess_fops): read, write, poll and release on an
- * `IommufdFile`. The fault kind is implemented in fault/fd.ts; an access fd
+ * (Linux drivers/iommu/iommufd/eventq.c iommufd_fault_fops and
+ * iommufd_veventq_fops, selftest.c iommfd_test_staccess_fops): read,
+ * write, poll and release on an `IommufdFile`. The fault kind is
+ * implemented in fault/fd.ts, the vEVENTQ kind (no write: EINVAL) in
+ * veventq/fd.ts; an access fd
  * has only a release (read and write answer EINVAL, as vfs_read/vfs_write
  * on a file without those operations).
  */
@@ -11,6 +13,7 @@ import { faultFilePoll, faultFileRead, faultFileRelease, faultFileWrite } from "
 import type { IoctlEnv, IommufdFile } from "./ioctl/env";
 import type { IommufdRoot } from "./root";
 import { releaseAccessFile } from "./selftest/access-file";
+import { veventqFilePoll, veventqFileRead, veventqFileRelease } from "./veventq/fd";
 
 export { POLLIN, POLLOUT, POLLRDNORM } from "./fault/fd";
 
@@ -22,7 +25,8 @@ export const POLLERR = 0x0008;
  * returns 0), or an Errno. Fault fd: whole `struct iommu_hwpt_pgfault`
  * records (40 bytes each) of complete groups; ESPIPE for a length that is
  * not a multiple of 40; EBADF when the queue is gone (fault/fd.ts).
- * Access fd: EINVAL.
+ * vEVENTQ fd: whole records, each an 8-byte `struct iommufd_vevent_header`
+ * and its data (veventq/fd.ts). Access fd: EINVAL.
  */
 export function iommufdFileRead<R extends IommufdRoot>(
   env: IoctlEnv<R>,
@@ -30,6 +34,7 @@ export function iommufdFileRead<R extends IommufdRoot>(
   length: number,
 ): Uint8Array | Errno {
   if (file.kind === "fault") return faultFileRead(env, file, length);
+  if (file.kind === "veventq") return veventqFileRead(env, file, length);
   return errno("EINVAL", `an ${file.kind} fd cannot be read`);
 }
 
@@ -37,7 +42,7 @@ export function iommufdFileRead<R extends IommufdRoot>(
  * write(2) of `bytes` on `file`: the number of bytes consumed, or an Errno.
  * Fault fd: `struct iommu_hwpt_page_response` records (8 bytes each);
  * ESPIPE for a length not a multiple of 8, EINVAL for a bad first record
- * (fault/fd.ts). Access fd: EINVAL.
+ * (fault/fd.ts). vEVENTQ and access fds: EINVAL (no write operation).
  */
 export function iommufdFileWrite<R extends IommufdRoot>(
   env: IoctlEnv<R>,
@@ -56,7 +61,9 @@ export const DEFAULT_POLLMASK = 0x0145;
  * waits to be read; access fd (no poll operation) DEFAULT_POLLMASK.
  */
 export function iommufdFilePoll<R extends IommufdRoot>(env: IoctlEnv<R>, file: IommufdFile): number {
-  return file.kind === "fault" ? faultFilePoll(env, file) : DEFAULT_POLLMASK;
+  if (file.kind === "fault") return faultFilePoll(env, file);
+  if (file.kind === "veventq") return veventqFilePoll(env, file);
+  return DEFAULT_POLLMASK;
 }
 
 /**
@@ -67,4 +74,5 @@ export function iommufdFilePoll<R extends IommufdRoot>(env: IoctlEnv<R>, file: I
 export function iommufdFileRelease<R extends IommufdRoot>(env: IoctlEnv<R>, file: IommufdFile): void {
   if (file.kind === "access") releaseAccessFile(env, file);
   if (file.kind === "fault") faultFileRelease(env, file);
+  if (file.kind === "veventq") veventqFileRelease(env, file);
 }

@@ -83,6 +83,12 @@ export {
   POLLOUT,
   POLLRDNORM,
 } from "./files";
+export {
+  decideHwQueueAlloc,
+  type HwQueueAllocRequest,
+  hwQueueDestroyEffects,
+  withHwQueuePins,
+} from "./hw-queue";
 export { decideHwptInvalidate, type HwptInvalidateRequest } from "./hwpt-invalidate";
 export {
   decideHwptNestedAlloc,
@@ -96,9 +102,11 @@ export { decideIoasAlloc } from "./ioas";
 export { type IoctlCall, respond, ret } from "./ioctl/call";
 export { iommufdIoctl } from "./ioctl/dispatch";
 export type { IoctlEnv, IommufdFile, UserMemory } from "./ioctl/env";
+export { hwQueueAlloc } from "./ioctl/hw-queue-handlers";
 export { hwptAllocData, hwptInvalidate, MAX_USER_DATA } from "./ioctl/nested-handlers";
 export { type LogAccess, processMemory } from "./ioctl/process-memory";
 export { kobjOf } from "./ioctl/resolve";
+export { veventqAlloc } from "./ioctl/veventq-handlers";
 export { vdeviceAlloc, viommuAlloc } from "./ioctl/viommu-handlers";
 export type { IommufdCommand, IommufdEvent, IommufdMessage } from "./messages";
 export { allocObjectId, getContext, getObject, leafFirstOrder, MAX_OBJECT_ID, usersOf } from "./objects";
@@ -129,6 +137,7 @@ export {
   decideAccessWrite,
 } from "./selftest/access";
 export { releaseAccessFile } from "./selftest/access-file";
+export { hwQueueAt, mockHwQueueInit, mockHwQueueTypeSupported } from "./selftest/hw-queue";
 export {
   decideMockNestedAlloc,
   evolveMockNested,
@@ -145,6 +154,7 @@ export {
   mockPasidDetachAll,
   mockPasidHwpt,
 } from "./selftest/pasid";
+export { decideTriggerVevent, triggerVevent } from "./selftest/vevent";
 export {
   mockViommuAllocNested,
   mockViommuInit,
@@ -179,5 +189,30 @@ export {
   vdeviceOfDevice,
   vdeviceRemoveEffects,
 } from "./vdevice";
+export {
+  decideVeventqAlloc,
+  decideVeventqRead,
+  decideVeventqRelease,
+  findVeventq,
+  reportVevent,
+  type VeventqAllocRequest,
+  veventQueue,
+} from "./veventq/decide";
+export { evolveVeventqs } from "./veventq/evolve";
+export { veventqFilePoll, veventqFileRead, veventqFileRelease, veventRecordBytes } from "./veventq/fd";
+export {
+  emptyVeventQueue,
+  pendingRecords,
+  queueLost,
+  queueVevent,
+  recordsThatFit,
+  takeRecords,
+  VEVENT_HEADER_SIZE,
+  VEVENT_SEQUENCE_MAX,
+  type Vevent,
+  type VeventQueue,
+  type VeventRecord,
+  veventqFull,
+} from "./veventq/queue";
 export { compatIoas, decideVfioIoasSet } from "./vfio-ioas";
 export { decideViommuAlloc, type ViommuAllocRequest, viommuRef } from "./viommu";

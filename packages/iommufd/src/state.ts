@@ -10,6 +10,7 @@
 
 import type { FaultQueue } from "./fault/queue";
 import type { Platform } from "./platform";
+import type { VeventQueue } from "./veventq/queue";
 
 /** How a context accounts pinned pages (Linux enum iopt_pages_account_mode). */
 export type AccountMode = "user" | "mm";
@@ -25,6 +26,7 @@ export type ObjectType =
   | "viommu"
   | "vdevice"
   | "veventq"
+  | "hw_queue"
   | "selftest";
 
 /** An entry of a context's object table. `refs` lists the ids this object holds a `users` reference on. */
@@ -60,6 +62,13 @@ export interface IommufdObject {
   readonly iommu?: string;
   /** A vDEVICE: its `virt_id`, the device's id on its vIOMMU as the guest sees it (vSID, vRID…). */
   readonly virtId?: bigint;
+  /** A HW queue: its type (enum iommu_hw_queue_type; IOMMU_HW_QUEUE_TYPE_SELFTEST for the mock). */
+  readonly queueType?: number;
+  /** A HW queue: its logical index on its vIOMMU. */
+  readonly queueIndex?: number;
+  /** A HW queue: the IOVA (nesting_parent_iova) and length of its memory, bytes. */
+  readonly iova?: bigint;
+  readonly length?: bigint;
   /**
    * A selftest mock device object: its cache (`mock_dev.cache[MOCK_DEV_CACHE_NUM]`)
    * once a vIOMMU invalidation changed it; absent = every entry
@@ -138,6 +147,8 @@ export interface IommufdState {
   readonly nextKobj: number;
   /** IO page fault queues by their fault object's kobj (fault/queue.ts); absent: none yet. */
   readonly faults?: Readonly<Record<number, FaultQueue>>;
+  /** vIOMMU event queues by their vEVENTQ object's kobj (veventq/queue.ts); absent: none yet. */
+  readonly veventqs?: Readonly<Record<number, VeventQueue>>;
 }
 
 /** The empty slice. */

@@ -14,6 +14,7 @@ import { decideDeviceBind } from "./device-bind";
 import { evolveIommufd } from "./evolve";
 import { decideFaultCommand } from "./fault/commands";
 import { evolveFaults } from "./fault/evolve";
+import { decideHwQueueAlloc } from "./hw-queue";
 import { decideHwptAlloc } from "./hwpt-alloc";
 import { decideHwptInvalidate } from "./hwpt-invalidate";
 import { decideIoasAlloc } from "./ioas";
@@ -34,6 +35,8 @@ import { decideMockPasidAttach, decideMockPasidDetach, decideMockPasidReplace } 
 import { decideMockDomainReplace } from "./selftest/replace";
 import { INITIAL_IOMMUFD_STATE, type IommufdState } from "./state";
 import { decideVdeviceAlloc } from "./vdevice";
+import { decideVeventqCommand } from "./veventq/commands";
+import { evolveVeventqs } from "./veventq/evolve";
 import { decideVfioIoasSet } from "./vfio-ioas";
 import { decideViommuAlloc } from "./viommu";
 
@@ -86,6 +89,11 @@ export function createIommufd(
         case "iommufd.fault.release":
         case "iommufd.selftest.trigger_iopf":
           return decideFaultCommand(root, c, ctx) as IommufdEvent[];
+        case "iommufd.veventq.alloc":
+        case "iommufd.veventq.read":
+        case "iommufd.veventq.release":
+        case "iommufd.selftest.trigger_vevent":
+          return decideVeventqCommand(root, c, ctx) as IommufdEvent[];
         case "iommufd.hwpt.alloc":
           return decideHwptAlloc(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.hwpt.invalidate":
@@ -94,6 +102,8 @@ export function createIommufd(
           return decideViommuAlloc(root, c.data, ctx) as IommufdEvent[];
         case "iommufd.vdevice.alloc":
           return decideVdeviceAlloc(root, c.data, ctx) as IommufdEvent[];
+        case "iommufd.hw_queue.alloc":
+          return decideHwQueueAlloc(root, c.data, ctx, options.evolve()) as IommufdEvent[];
         case "iommufd.vfio_ioas.set":
           return decideVfioIoasSet(root, c.data.ctx, c.data.ioasId);
         case "iommufd.device.bind":
@@ -126,6 +136,6 @@ export function createIommufd(
           return decideMockPasidDetach(root, c.data) as IommufdEvent[];
       }
     },
-    evolve: (state, e) => evolveFaults(evolveIommufd(state, e), e),
+    evolve: (state, e) => evolveVeventqs(evolveFaults(evolveIommufd(state, e), e), e),
   };
 }

@@ -1,7 +1,7 @@
 /**
- * Dirty tracking, vEVENTQs and HW queues, which the model does not have yet:
- * Linux's answers when the driver lacks the feature, in Linux's order
- * (hw_pagetable.c, io_pagetable.c, viommu.c, eventq.c) — never ENOTTY,
+ * Dirty tracking, which the model does not have yet: Linux's answers
+ * when the driver lacks the feature, in Linux's order (hw_pagetable.c,
+ * io_pagetable.c) — never ENOTTY,
  * since the ioctls exist. Object ids: 1 IOAS, 2 selftest device object,
  * 3 the mock's auto-domain HWPT, 4 the device (selftest MOCK_DOMAIN order).
  */
@@ -11,7 +11,6 @@ import { Fixture } from "./fixture";
 import { bytes } from "./harness";
 
 const ENOENT = -2;
-const EINVAL = -22;
 const EOPNOTSUPP = -95;
 
 describe("features the model lacks answer as a driver without them", () => {
@@ -47,60 +46,11 @@ describe("features the model lacks answer as a driver without them", () => {
     ).toBe(EOPNOTSUPP);
   });
 
-  it("IOMMU_VEVENTQ_ALLOC / HW_QUEUE_ALLOC: their own checks, then no vIOMMU (ENOENT)", () => {
-    expect(
-      call("IOMMU_VEVENTQ_ALLOC", 32, [
-        [8, 4, 1],
-        [12, 4, 0],
-        [16, 4, 8],
-      ]),
-    ).toBe(EOPNOTSUPP);
-    expect(
-      call("IOMMU_VEVENTQ_ALLOC", 32, [
-        [8, 4, 1],
-        [12, 4, 1],
-        [16, 4, 0],
-      ]),
-    ).toBe(EINVAL);
-    expect(
-      call("IOMMU_VEVENTQ_ALLOC", 32, [
-        [8, 4, 1],
-        [12, 4, 1],
-        [16, 4, 8],
-      ]),
-    ).toBe(ENOENT);
-    expect(
-      call("IOMMU_HW_QUEUE_ALLOC", 40, [
-        [8, 4, 1],
-        [12, 4, 0],
-        [32, 8, 4096n],
-      ]),
-    ).toBe(EOPNOTSUPP);
-    expect(
-      call("IOMMU_HW_QUEUE_ALLOC", 40, [
-        [8, 4, 1],
-        [12, 4, 1],
-        [32, 8, 0n],
-      ]),
-    ).toBe(EINVAL);
-    expect(
-      call("IOMMU_HW_QUEUE_ALLOC", 40, [
-        [8, 4, 1],
-        [12, 4, 1],
-        [32, 8, 4096n],
-      ]),
-    ).toBe(ENOENT);
-  });
-
   it("changes nothing", () => {
     const objects = () => Object.keys(f.log.peek().iommufd.contexts[f.fd.ctx]!.objects);
     const before = objects();
     call("IOMMU_HWPT_SET_DIRTY_TRACKING", 16, [[8, 4, f.hwpt]]);
-    call("IOMMU_VEVENTQ_ALLOC", 32, [
-      [8, 4, 1],
-      [12, 4, 1],
-      [16, 4, 8],
-    ]);
+    call("IOMMU_HWPT_GET_DIRTY_BITMAP", 48, [[4, 4, f.hwpt]]);
     expect(objects()).toEqual(before);
   });
 });

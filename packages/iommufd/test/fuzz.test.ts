@@ -14,7 +14,8 @@
  *   page tables, accesses), and hw-smmu's;
  * - the object table is consistent: every `refs` entry names a live object
  *   of the same context, every access object's iopt access exists on the
- *   IOAS its `refs` name, and iopt has no access without an object.
+ *   IOAS its `refs` name, and iopt has no access without an object (an
+ *   access object, or the HW queue whose memory it pins).
  * At the end of each sequence the log, written as JSON Lines and validated
  * against VOCABULARY, replays into an empty system with the same state hash.
  */
@@ -291,6 +292,12 @@ function tablesConsistent(f: Fuzz): string[] {
     for (const o of Object.values(c.objects)) {
       for (const r of o.refs)
         if (c.objects[r] === undefined) out.push(`ctx ${c.id} object ${o.id}: ref ${r} is gone`);
+      if (o.type === "hw_queue") {
+        // A HW queue's memory is pinned by an internal access of its own (hw-queue.ts).
+        accesses++;
+        if (!s.iopt.accesses.has(o.kobj!)) out.push(`HW queue ${o.id}: no iopt access ${o.kobj}`);
+        continue;
+      }
       if (o.type !== "access") continue;
       accesses++;
       const a = s.iopt.accesses.get(o.kobj!);

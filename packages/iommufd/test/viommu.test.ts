@@ -2,7 +2,7 @@
  * The selftest mock driver's vIOMMU on the byte interface: the semantics
  * of Linux's FIXTURE(iommufd_viommu) tests viommu_negative_tests,
  * viommu_alloc_with_data, viommu_alloc_nested_iopf, vdevice_alloc (its
- * vEVENTQ part left out) and vdevice_cache
+ * vEVENTQ part is in veventq.test.ts) and vdevice_cache
  * (tools/testing/selftests/iommu/iommufd.c), plus the checks of
  * drivers/iommu/iommufd/viommu.c and hw_pagetable.c those do not reach.
  * Golden values: viommu-support.ts (iommufd.h, iommufd_test.h, errno.h).

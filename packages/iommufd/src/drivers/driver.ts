@@ -152,6 +152,11 @@ export interface ViommuInit {
   readonly dataOut?: Uint8Array;
 }
 
+/** What a driver's `hw_queue_init_phys` decides: the queue the new one depends on, if any. */
+export interface HwQueueInit {
+  readonly dependsOn?: number;
+}
+
 /** The access of a DMA request (Linux `IOMMU_READ`/`IOMMU_WRITE`, PCIe PASID prefix Exe/Priv bits). */
 export interface DmaAccess {
   readonly write: boolean;
@@ -308,6 +313,21 @@ export interface IommuDriver {
     array: UserDataArray,
     ctx: DecideContext,
   ): UserInvalidation;
+  /**
+   * Linux `iommufd_viommu_ops.get_hw_queue_size(viommu, type)` ≠ 0: vIOMMU
+   * `viommu` takes HW queues of type `type`. Absent together with
+   * `hwQueueInit`: no HW queues (`hw_queue_init_phys` NULL). Either way
+   * iommufd answers EOPNOTSUPP (viommu.c iommufd_hw_queue_alloc_ioctl()).
+   */
+  hwQueueTypeSupported?(viommu: ViommuRef, type: number): boolean;
+  /**
+   * Linux `iommufd_viommu_ops.hw_queue_init_phys(hw_queue, index,
+   * base_addr_pa)` for a queue at `index` on vIOMMU `viommu`, its memory
+   * already pinned: the object id of a queue the new one depends on
+   * (`iommufd_hw_queue_depend()`: that one cannot be destroyed first), if
+   * any. Errors: the driver's (the mock: EINVAL, EEXIST, EIO).
+   */
+  hwQueueInit?(root: HwRoot, viommu: ViommuRef, index: number): HwQueueInit | Errno;
   /**
    * How many new IO page-table pages (4 KiB each) mapping `areas` in order
    * into paging domain `ref` allocates — the allocations of Linux

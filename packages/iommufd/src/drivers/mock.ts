@@ -36,6 +36,7 @@ import {
   IOMMU_TEST_PASID_RESERVED,
   MOCK_FLAGS_DEVICE_NO_DIRTY,
 } from "@iommu-sim/uapi";
+import { mockHwQueueInit, mockHwQueueTypeSupported } from "../selftest/hw-queue";
 import { decideMockNestedAlloc, mockNestedInvalidate } from "../selftest/nested";
 import {
   mockViommuAllocNested,
@@ -227,6 +228,8 @@ export const mockDriver: IommuDriver = {
   viommuAllocNested: (_root, viommu, kobj, flags, data, ctx) =>
     mockViommuAllocNested(viommu, kobj, flags, data, ctx),
   viommuInvalidate: mockViommuInvalidate,
+  hwQueueTypeSupported: (_viommu, type) => mockHwQueueTypeSupported(type),
+  hwQueueInit: mockHwQueueInit,
 
   // mock_domain_map_pages() writes a flat xarray: no page-table pages to allocate.
   mapTablePages: () => 0,

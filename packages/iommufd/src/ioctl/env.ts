@@ -21,12 +21,13 @@ export interface UserMemory {
 
 /**
  * A file an ioctl creates besides the context itself (Linux anon-inode
- * fds): a fault queue's fd (IOMMU_FAULT_QUEUE_ALLOC, `out_fault_fd`) or a
+ * fds): a fault queue's fd (IOMMU_FAULT_QUEUE_ALLOC, `out_fault_fd`), a
+ * vIOMMU event queue's fd (IOMMU_VEVENTQ_ALLOC, `out_veventq_fd`) or a
  * selftest access's fd (IOMMU_TEST_OP_CREATE_ACCESS, `out_access_fd`).
  * `id` is the object's id in context `ctx`'s table.
  */
 export interface IommufdFile {
-  readonly kind: "fault" | "access";
+  readonly kind: "fault" | "veventq" | "access";
   readonly ctx: number;
   readonly id: number;
 }

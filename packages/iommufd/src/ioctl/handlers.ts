@@ -14,6 +14,7 @@ import { ABSENT_FEATURE_HANDLERS } from "./absent-handlers";
 import { type IoctlCall, respond } from "./call";
 import { getHwInfo, hwptAlloc } from "./device-handlers";
 import { faultQueueAlloc } from "./fault-handlers";
+import { hwQueueAlloc } from "./hw-queue-handlers";
 import {
   ioasAlloc,
   ioasAllowIovas,
@@ -27,6 +28,7 @@ import {
 } from "./ioas-handlers";
 import { hwptInvalidate } from "./nested-handlers";
 import { testCmd } from "./selftest-handler";
+import { veventqAlloc } from "./veventq-handlers";
 import { vdeviceAlloc, viommuAlloc } from "./viommu-handlers";
 
 type Handler = (call: IoctlCall<IommufdRoot>) => number;
@@ -85,5 +87,7 @@ export const HANDLERS: Partial<Record<IommuIoctlName, Handler>> = {
   IOMMU_VFIO_IOAS: vfioIoas,
   IOMMU_VIOMMU_ALLOC: viommuAlloc,
   IOMMU_VDEVICE_ALLOC: vdeviceAlloc,
+  IOMMU_VEVENTQ_ALLOC: veventqAlloc,
+  IOMMU_HW_QUEUE_ALLOC: hwQueueAlloc,
   ...ABSENT_FEATURE_HANDLERS,
 };

@@ -3,7 +3,7 @@
  * the selftest ops modelled so far — ADD_RESERVED, MOCK_DOMAIN,
  * MOCK_DOMAIN_FLAGS, MOCK_DOMAIN_REPLACE, MD_CHECK_MAP, MD_CHECK_REFS,
  * MD_CHECK_IOTLB, DEV_CHECK_CACHE (selftest/nested-checks.ts), TRIGGER_IOPF
- * (selftest/iopf.ts), the access ops CREATE_ACCESS, ACCESS_PAGES,
+ * (selftest/iopf.ts), TRIGGER_VEVENT (selftest/vevent.ts), the access ops CREATE_ACCESS, ACCESS_PAGES,
  * DESTROY_ACCESS_PAGES, ACCESS_RW, ACCESS_REPLACE_IOAS,
  * SET_TEMP_MEMORY_LIMIT (access-handlers.ts) and the mock-device PASID ops
  * PASID_ATTACH/REPLACE/DETACH/CHECK_HWPT (pasid-handlers.ts). Any other op answers
@@ -17,6 +17,7 @@ import { type TriggerIopf, triggerIopf } from "../selftest/iopf";
 import { mockDomainIds } from "../selftest/mock-domain";
 import { devCheckCache, mdCheckIotlb } from "../selftest/nested-checks";
 import { replacedPtId } from "../selftest/replace";
+import { triggerVevent } from "../selftest/vevent";
 import {
   type AccessTestCmd,
   accessPages,
@@ -122,6 +123,11 @@ export function testCmd(call: Call): number {
       );
     case IOMMU_TEST_OP.IOMMU_TEST_OP_TRIGGER_IOPF:
       return triggerIopf(call, (call.value as unknown as { trigger_iopf: TriggerIopf }).trigger_iopf);
+    case IOMMU_TEST_OP.IOMMU_TEST_OP_TRIGGER_VEVENT:
+      return triggerVevent(
+        call,
+        (call.value as unknown as { trigger_vevent: { dev_id: number } }).trigger_vevent,
+      );
     case IOMMU_TEST_OP.IOMMU_TEST_OP_CREATE_ACCESS:
       return createAccess(call, call.value as unknown as AccessTestCmd);
     case IOMMU_TEST_OP.IOMMU_TEST_OP_ACCESS_PAGES:

@@ -7,8 +7,10 @@
 import { Type } from "@sinclair/typebox";
 import { iommufdAccessMessages } from "./iommufd-access";
 import { iommufdFaultMessages } from "./iommufd-fault";
+import { iommufdHwQueueMessages } from "./iommufd-hw-queue";
 import { iommufdNestedMessages } from "./iommufd-nested";
 import { iommufdPasidMessages } from "./iommufd-pasid";
+import { iommufdVeventqMessages } from "./iommufd-veventq";
 import { iommufdViommuMessages } from "./iommufd-viommu";
 import { command, event, type MessageDef } from "./message";
 import { Bytes, ObjectId, U64, UInt } from "./schema";
@@ -91,6 +93,16 @@ export const iommufdMessages = [
         }),
       ),
       virtId: Type.Optional(U64("a vDEVICE's virt_id: the device's id on its vIOMMU as the guest sees it")),
+      veventqType: Type.Optional(
+        UInt(32, "a vEVENTQ's enum iommu_veventq_type (IOMMU_VEVENTQ_TYPE_SELFTEST…)"),
+      ),
+      depth: Type.Optional(UInt(32, "a vEVENTQ's veventq_depth: events it holds before it loses them")),
+      queueType: Type.Optional(
+        UInt(32, "a HW queue's enum iommu_hw_queue_type (IOMMU_HW_QUEUE_TYPE_SELFTEST…)"),
+      ),
+      queueIndex: Type.Optional(UInt(32, "a HW queue's logical index on its vIOMMU")),
+      iova: Type.Optional(U64("a HW queue's nesting_parent_iova (bytes)")),
+      length: Type.Optional(U64("a HW queue's length (bytes)")),
     }),
     "an object appeared in the context's table (iommufd_object_finalize)",
   ),
@@ -136,6 +148,8 @@ export const iommufdMessages = [
   ...iommufdFaultMessages,
   ...iommufdNestedMessages,
   ...iommufdViommuMessages,
+  ...iommufdVeventqMessages,
+  ...iommufdHwQueueMessages,
   command(
     "iommufd.vfio_ioas.set",
     Type.Object({ ctx: Ctx, ioasId: UInt(32, "IOAS object id; 0 clears") }),
