@@ -46,7 +46,7 @@ export interface ObjectGraph {
  * right: address spaces, the paging HWPTs built on them, vIOMMUs (over a
  * parent HWPT), nested HWPTs (over a parent HWPT or a vIOMMU), the devices
  * and accesses that use them, the vDEVICEs (which use both a
- * vIOMMU and a device), then event queues and selftest objects. Every
+ * vIOMMU and a device), then event and HW queues and selftest objects. Every
  * object is right of every object it holds (its `refs`), so each arrow
  * runs leftwards between columns. Unknown types go in a last column.
  */
@@ -57,7 +57,7 @@ export const TYPE_COLUMNS: readonly (readonly string[])[] = [
   ["hwpt_nested"],
   ["device", "access"],
   ["vdevice"],
-  ["fault", "veventq", "selftest"],
+  ["fault", "veventq", "hw_queue", "selftest"],
 ];
 
 function columnOf(type: string): number {
