@@ -15,21 +15,13 @@ import { describe, expect, it } from "vitest";
 import { createEmptySystemLog, createSystem, iommufdFileRead } from "../src/index";
 import { view } from "./fixture";
 import { bytes } from "./harness";
-import { hwptSelftest, sweepSteps } from "./nested-support";
-import { DATA_SELFTEST, IOTLB_DEFAULT, NEST_PARENT, ViommuFixture } from "./viommu-support";
+import { sweepSteps } from "./nested-support";
+import { type SeqStep, STACK_STEPS, VIOMMU_STACK, ViommuSeq } from "./viommu-support";
 
 const VEVENTQ_TYPE_SELFTEST = 0xbeefbeef;
 
-class Seq extends ViommuFixture {
-  dev = 0;
-  viommu = 0;
-  nested = 0;
+class Seq extends ViommuSeq {
   veventq = 0;
-
-  constructor() {
-    super();
-    this.poke(this.scratch, hwptSelftest(IOTLB_DEFAULT));
-  }
 
   /** read(2) of `n` bytes on the vEVENTQ: the byte count, or −errno. */
   read(n: number): number {
@@ -38,36 +30,9 @@ class Seq extends ViommuFixture {
   }
 }
 
-type Step = (f: Seq) => number;
+type Step = SeqStep<Seq>;
+const { viommu, nested } = STACK_STEPS;
 
-const bind: Step = (f) => {
-  const [rc, ids] = f.mockDomain(f.ioas);
-  if (rc === 0) [f.stdev, , f.dev] = ids;
-  return rc;
-};
-const parent: Step = (f) => {
-  const [rc, id] = f.hwptAlloc(f.dev, f.ioas, NEST_PARENT);
-  f.parent = id;
-  return rc;
-};
-const viommu: Step = (f) => {
-  const [rc, id] = f.viommuAlloc(f.dev, f.parent);
-  f.viommu = id;
-  return rc;
-};
-const nested: Step = (f) => {
-  const arg = bytes(48, [
-    [0, 4, 48],
-    [8, 4, f.dev],
-    [12, 4, f.viommu],
-    [24, 4, DATA_SELFTEST],
-    [28, 4, 4],
-    [32, 8, f.scratch],
-  ]);
-  const rc = f.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_ALLOC, arg);
-  f.nested = view(arg).getUint32(16, true);
-  return rc;
-};
 const vdevice: Step = (f) => f.vdeviceAlloc(f.viommu, f.dev, 0x99n)[0];
 const attach: Step = (f) => f.mockReplace(f.stdev, f.nested);
 const veventq: Step = (f) => {
@@ -91,10 +56,7 @@ const readLost: Step = (f) => {
 };
 
 const SEQUENCE: Step[] = [
-  bind,
-  parent,
-  viommu,
-  nested,
+  ...VIOMMU_STACK,
   vdevice,
   attach,
   veventq,
@@ -107,19 +69,17 @@ const SEQUENCE: Step[] = [
 
 describe("fail-nth sweep: mock vEVENTQ", () => {
   it("every fallible step fails cleanly and closing frees everything", () => {
-    const fresh = () => {
-      const f = new Seq();
-      expect(f.destroy(f.parent)).toBe(0);
-      expect(f.destroy(f.stdev)).toBe(0);
-      return f;
-    };
-    const sites = sweepSteps(fresh, SEQUENCE, (f) => {
-      const s = f.log.state;
-      expect(s.iommufd.contexts).toEqual({});
-      expect(s.iommufd.veventqs ?? {}).toEqual({});
-      expect(s.iommufd.mockNested ?? {}).toEqual({});
-      expect(s.mockDomain.domains.size).toBe(0);
-    });
+    const sites = sweepSteps(
+      () => Seq.fresh(),
+      SEQUENCE,
+      (f) => {
+        const s = f.log.state;
+        expect(s.iommufd.contexts).toEqual({});
+        expect(s.iommufd.veventqs ?? {}).toEqual({});
+        expect(s.iommufd.mockNested ?? {}).toEqual({});
+        expect(s.mockDomain.domains.size).toBe(0);
+      },
+    );
     for (const site of [
       "iommufd.veventq_alloc",
       "iommufd.veventq_getfile",

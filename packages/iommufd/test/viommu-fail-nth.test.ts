@@ -14,64 +14,33 @@ import { encodeLog, readLog, stateHash, sweepFailNth, textSource, Vocabulary } f
 import { IOMMU_IOCTL, VOCABULARY } from "@iommu-sim/uapi";
 import { describe, expect, it } from "vitest";
 import { createEmptySystemLog, createSystem } from "../src/index";
-import { view } from "./fixture";
 import { bytes } from "./harness";
 import { hwptSelftest, sweepSteps } from "./nested-support";
 import {
-  DATA_SELFTEST,
   IOTLB_DEFAULT,
-  NEST_PARENT,
+  type SeqStep,
+  STACK_STEPS,
   VIOMMU_INV_SELFTEST,
+  VIOMMU_STACK,
   VIOMMU_TYPE_SELFTEST,
   ViommuFixture,
+  ViommuSeq,
   viommuInv,
 } from "./viommu-support";
 
-/** The sweep's fixture: ids found along the sequence; nested data at scratch +0, invalidations at +0x100. */
-class Seq extends ViommuFixture {
-  dev = 0;
-  viommu = 0;
-  nested = 0;
+/** The sweep's fixture: invalidations at scratch +0x100. */
+class Seq extends ViommuSeq {
   vdev = 0;
 
   constructor() {
     super();
-    this.poke(this.scratch, hwptSelftest(IOTLB_DEFAULT));
     this.poke(this.scratch + 0x100n, viommuInv([0, 0x99, 1], [1, 0x99, 0]));
   }
 }
 
-type Step = (f: Seq) => number;
+type Step = SeqStep<Seq>;
+const { nested } = STACK_STEPS;
 
-/** The sequence starts from an empty context: a fresh IOAS comes from the Fixture, the rest here. */
-const bind: Step = (f) => {
-  const [rc, ids] = f.mockDomain(f.ioas);
-  if (rc === 0) [f.stdev, , f.dev] = ids;
-  return rc;
-};
-const parent: Step = (f) => {
-  const [rc, id] = f.hwptAlloc(f.dev, f.ioas, NEST_PARENT);
-  f.parent = id;
-  return rc;
-};
-const viommu: Step = (f) => {
-  const [rc, id] = f.viommuAlloc(f.dev, f.parent);
-  f.viommu = id;
-  return rc;
-};
-const nested: Step = (f) => {
-  const arg = bytes(48, [
-    [0, 4, 48],
-    [8, 4, f.dev],
-    [12, 4, f.viommu],
-    [24, 4, DATA_SELFTEST],
-    [28, 4, 4],
-    [32, 8, f.scratch],
-  ]);
-  const rc = f.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_ALLOC, arg);
-  f.nested = view(arg).getUint32(16, true);
-  return rc;
-};
 const vdevice: Step = (f) => {
   const [rc, id] = f.vdeviceAlloc(f.viommu, f.dev, 0x99n);
   f.vdev = id;
@@ -90,24 +59,21 @@ const invalidate: Step = (f) => {
   return f.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_INVALIDATE, arg);
 };
 
-const SEQUENCE: Step[] = [bind, parent, viommu, nested, vdevice, attach, invalidate];
+const SEQUENCE: Step[] = [...VIOMMU_STACK, vdevice, attach, invalidate];
 
 describe("fail-nth sweep: mock vIOMMU", () => {
   it("every fallible step fails cleanly and closing frees everything", () => {
-    const fresh = () => {
-      const f = new Seq();
-      // Start from a context with only its IOAS: the fixture's own device and parent go first.
-      expect(f.destroy(f.parent)).toBe(0);
-      expect(f.destroy(f.stdev)).toBe(0);
-      return f;
-    };
-    const sites = sweepSteps(fresh, SEQUENCE, (f) => {
-      const s = f.log.state;
-      expect(s.iommufd.contexts).toEqual({});
-      expect(s.iommufd.mockNested ?? {}).toEqual({});
-      expect(s.iopt.ioas.size).toBe(0);
-      expect(s.mockDomain.domains.size).toBe(0);
-    });
+    const sites = sweepSteps(
+      () => Seq.fresh(),
+      SEQUENCE,
+      (f) => {
+        const s = f.log.state;
+        expect(s.iommufd.contexts).toEqual({});
+        expect(s.iommufd.mockNested ?? {}).toEqual({});
+        expect(s.iopt.ioas.size).toBe(0);
+        expect(s.mockDomain.domains.size).toBe(0);
+      },
+    );
     for (const site of [
       "iommufd.viommu_alloc",
       "iommufd.hwpt_nested_alloc",

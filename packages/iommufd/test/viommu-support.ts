@@ -10,7 +10,7 @@
 import { IOMMU_IOCTL } from "@iommu-sim/uapi";
 import { view } from "./fixture";
 import { bytes } from "./harness";
-import { NestedFixture } from "./nested-support";
+import { hwptSelftest, NestedFixture } from "./nested-support";
 
 /** IOMMU_VIOMMU_TYPE_SELFTEST (iommufd_test.h) and IOMMU_VIOMMU_TYPE_DEFAULT (iommufd.h). */
 export const VIOMMU_TYPE_SELFTEST = 0xdeadbeef;
@@ -97,3 +97,71 @@ export class ViommuFixture extends NestedFixture {
     return Object.fromEntries(Object.values(c.objects).map((o) => [o.id, o.type]));
   }
 }
+
+/**
+ * The fixture of the fail-nth step sequences (viommu-fail-nth,
+ * veventq-fail-nth): ids found along a sequence that builds a mock
+ * device → NEST_PARENT HWPT → vIOMMU → nested HWPT stack from a context
+ * holding only its IOAS (`fresh()`); the nested HWPT's iommu_hwpt_selftest
+ * data is at scratch +0.
+ */
+export class ViommuSeq extends ViommuFixture {
+  dev = 0;
+  viommu = 0;
+  nested = 0;
+
+  constructor() {
+    super();
+    this.poke(this.scratch, hwptSelftest(IOTLB_DEFAULT));
+  }
+
+  /** A fixture whose own device and parent HWPT are destroyed again: the context holds only its IOAS. */
+  static fresh<F extends ViommuSeq>(this: new () => F): F {
+    const f = new this();
+    if (f.destroy(f.parent) !== 0 || f.destroy(f.stdev) !== 0)
+      throw new Error("cannot empty the fixture's context");
+    return f;
+  }
+}
+
+/** One step of a sequence: an ioctl (or read) and its return value (0 or −errno). */
+export type SeqStep<F extends ViommuSeq> = (f: F) => number;
+
+/** Bind a mock device to the IOAS (IOMMU_TEST_OP_MOCK_DOMAIN). */
+const bind: SeqStep<ViommuSeq> = (f) => {
+  const [rc, ids] = f.mockDomain(f.ioas);
+  if (rc === 0) [f.stdev, , f.dev] = ids;
+  return rc;
+};
+/** A NEST_PARENT paging HWPT on the IOAS. */
+const parent: SeqStep<ViommuSeq> = (f) => {
+  const [rc, id] = f.hwptAlloc(f.dev, f.ioas, NEST_PARENT);
+  f.parent = id;
+  return rc;
+};
+/** IOMMU_VIOMMU_ALLOC of the selftest type on the parent. */
+const viommu: SeqStep<ViommuSeq> = (f) => {
+  const [rc, id] = f.viommuAlloc(f.dev, f.parent);
+  f.viommu = id;
+  return rc;
+};
+/** IOMMU_HWPT_ALLOC of a nested HWPT on the vIOMMU (iommu_hwpt_selftest at scratch). */
+const nested: SeqStep<ViommuSeq> = (f) => {
+  const arg = bytes(48, [
+    [0, 4, 48],
+    [8, 4, f.dev],
+    [12, 4, f.viommu],
+    [24, 4, DATA_SELFTEST],
+    [28, 4, 4],
+    [32, 8, f.scratch],
+  ]);
+  const rc = f.fd.ioctl(IOMMU_IOCTL.IOMMU_HWPT_ALLOC, arg);
+  f.nested = view(arg).getUint32(16, true);
+  return rc;
+};
+
+/** The steps of VIOMMU_STACK by name (a test may start part way, from the fixture's own device and parent). */
+export const STACK_STEPS = { bind, parent, viommu, nested } as const;
+
+/** The steps from a context holding only its IOAS to a mock device's nested HWPT on a vIOMMU. */
+export const VIOMMU_STACK: readonly SeqStep<ViommuSeq>[] = [bind, parent, viommu, nested];
