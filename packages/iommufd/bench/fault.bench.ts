@@ -8,33 +8,22 @@
  * through the invalidation queue). Nothing is mapped, so each iteration
  * faults again: a steady state.
  */
-import type { EventLog, Message } from "@iommu-sim/eventlog";
+import type { Message } from "@iommu-sim/eventlog";
 import { IOMMU_IOCTL, IOMMU_TEST_OP, isErrno } from "@iommu-sim/uapi";
 import type { BenchCase } from "../../../bench/harness";
 import { struct } from "../../../bench/struct";
 import {
   createSystemLog,
-  type IommufdFile,
   type IommufdRoot,
   iommufdFileRead,
   iommufdFileWrite,
   iommufdIoctl,
-  type SystemState,
 } from "../src/index";
+import { type FileWorld, ok } from "./file-world";
 
 const ROUNDS = 500;
 
-interface World {
-  log: EventLog<Message, Message, SystemState>;
-  ctx: number;
-  file: IommufdFile;
-  idev: number;
-}
-
-function ok<T>(r: T): T {
-  if (isErrno(r) || (typeof r === "number" && r < 0)) throw new Error(`setup failed: ${String(r)}`);
-  return r;
-}
+type World = FileWorld;
 
 /** A context with an IOAS, a fault queue and device `dev` (mock or platform) on an IOPF-capable HWPT. */
 function world(platformDevice?: string): World {

@@ -5,33 +5,22 @@
  * fd (an 8-byte header + 4-byte virt_id record). The queue is drained on
  * every round, so each iteration is a steady state.
  */
-import type { EventLog, Message } from "@iommu-sim/eventlog";
+import type { Message } from "@iommu-sim/eventlog";
 import { IOMMU_IOCTL, IOMMU_TEST_OP, isErrno } from "@iommu-sim/uapi";
 import type { BenchCase } from "../../../bench/harness";
 import { struct } from "../../../bench/struct";
 import {
   createSystemLog,
-  type IommufdFile,
   type IommufdRoot,
   iommufdFileRead,
   iommufdIoctl,
   processMemory,
-  type SystemState,
 } from "../src/index";
+import { type FileWorld, ok } from "./file-world";
 
 const ROUNDS = 500;
 
-interface World {
-  log: EventLog<Message, Message, SystemState>;
-  ctx: number;
-  file: IommufdFile;
-  idev: number;
-}
-
-function ok<T>(r: T): T {
-  if (isErrno(r) || (typeof r === "number" && r < 0)) throw new Error(`setup failed: ${String(r)}`);
-  return r;
-}
+type World = FileWorld;
 
 /** A mock device on a nested HWPT of a vIOMMU under virt_id 0x99, and a vEVENTQ of depth `depth`. */
 function world(depth: number): World {
