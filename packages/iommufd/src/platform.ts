@@ -16,9 +16,27 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 const Hex64 = Type.String({ pattern: "^0x[0-9a-f]{1,16}$", description: "u64, lowercase hex" });
 const Name = Type.String({ pattern: "^[a-z][a-z0-9_-]{0,31}$" });
 
+/**
+ * The size of a unit's IO page-table memory (root/context/PASID tables,
+ * stream/CD tables and IO page tables), bytes: a multiple of 4096 from
+ * 4 KiB (VT-d: 72 KiB, its root table and page request queue) to 1 GiB (the
+ * default; each unit's region is 1 GiB apart). Maps that need more table
+ * pages than are left fail with ENOMEM.
+ */
+const TableBytes = Type.String({
+  pattern: "^0x[0-9a-f]{1,16}$",
+  description: "IO page-table memory, bytes (lowercase hex, a multiple of 4096, at most 1 GiB)",
+});
+
 /** An Intel VT-d unit (optional CAP/ECAP override the model's defaults). */
 export const VtdUnitSchema = Type.Object(
-  { name: Name, kind: Type.Literal("vtd"), cap: Type.Optional(Hex64), ecap: Type.Optional(Hex64) },
+  {
+    name: Name,
+    kind: Type.Literal("vtd"),
+    cap: Type.Optional(Hex64),
+    ecap: Type.Optional(Hex64),
+    tableBytes: Type.Optional(TableBytes),
+  },
   { additionalProperties: false },
 );
 /** An ARM SMMUv3 instance (optional IDR0–IDR5 override the model's defaults). */
@@ -29,6 +47,7 @@ export const SmmuUnitSchema = Type.Object(
     idr: Type.Optional(
       Type.Array(Type.Integer({ minimum: 0, maximum: 0xffff_ffff }), { minItems: 6, maxItems: 6 }),
     ),
+    tableBytes: Type.Optional(TableBytes),
   },
   { additionalProperties: false },
 );
@@ -72,6 +91,14 @@ export type PlatformDevice = Static<typeof DeviceSchema>;
 
 const check = TypeCompiler.Compile(PlatformSchema);
 
+/** The largest IO page-table memory of a unit, bytes (1 GiB: units' regions are 1 GiB apart). */
+export const MAX_TABLE_BYTES = 0x4000_0000n;
+/**
+ * The smallest of a VT-d unit, bytes: its root table and its 16-frame page
+ * request queue (hw-vtd's `vtd.unit.add` refuses less), 18 frames.
+ */
+export const MIN_VTD_TABLE_BYTES = 0x12000n;
+
 /** Why a platform description was refused: the JSON path (`devices.1.rid`) and the reason. */
 export interface PlatformIssue {
   readonly field: string;
@@ -81,7 +108,8 @@ export interface PlatformIssue {
 /**
  * Validate a parsed platform JSON: its shape, then the cross-references
  * (unique unit and device names, every device's unit exists, unique RIDs per
- * unit, RAM a non-zero multiple of 4 KiB).
+ * unit, RAM a non-zero multiple of 4 KiB, table memory a non-zero multiple
+ * of 4 KiB of at most 1 GiB).
  * @returns the platform, or the first issue.
  */
 export function parsePlatform(json: unknown): Platform | PlatformIssue {
@@ -100,6 +128,15 @@ export function parsePlatform(json: unknown): Platform | PlatformIssue {
   for (const [i, u] of p.iommus.entries()) {
     if (units.has(u.name)) return { field: `iommus.${i}.name`, reason: `duplicate IOMMU name '${u.name}'` };
     units.add(u.name);
+    if (u.kind !== "mock" && u.tableBytes !== undefined) {
+      const bytes = BigInt(u.tableBytes);
+      const min = u.kind === "vtd" ? MIN_VTD_TABLE_BYTES : 0x1000n;
+      if (bytes < min || bytes % 4096n !== 0n || bytes > MAX_TABLE_BYTES)
+        return {
+          field: `iommus.${i}.tableBytes`,
+          reason: `must be a multiple of 4096 from 0x${min.toString(16)} to 0x40000000`,
+        };
+    }
   }
   const names = new Set<string>();
   const rids = new Set<string>();

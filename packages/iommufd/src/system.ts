@@ -37,8 +37,8 @@ const GiB = 0x4000_0000n;
  * The commands that add the platform's IOMMU units, in platform order: VT-d
  * units `vtd.unit.add {unit: n}` and SMMU instances `smmu.instance.add
  * {instance: n}`, n counting the units of each kind from 0, each with its
- * own 1 GiB of table memory and the platform's register overrides. Mock
- * units need no command.
+ * own table memory (the platform's `tableBytes`, else 1 GiB) and the
+ * platform's register overrides. Mock units need no command.
  */
 export function platformUnitCommands(platform: Platform): Message[] {
   const out: Message[] = [];
@@ -52,6 +52,7 @@ export function platformUnitCommands(platform: Platform): Message[] {
         data: {
           unit: n,
           tableBase: VTD_TABLE_BASE + BigInt(n) * GiB,
+          ...(u.tableBytes === undefined ? {} : { tableFrames: Number(BigInt(u.tableBytes) / 4096n) }),
           ...(u.cap === undefined ? {} : { cap: BigInt(u.cap) }),
           ...(u.ecap === undefined ? {} : { ecap: BigInt(u.ecap) }),
         },
@@ -63,7 +64,7 @@ export function platformUnitCommands(platform: Platform): Message[] {
         data: {
           instance: n,
           tableBase: SMMU_TABLE_BASE + BigInt(n) * GiB,
-          tableSize: GiB,
+          tableSize: u.tableBytes === undefined ? GiB : BigInt(u.tableBytes),
           ...(u.idr === undefined ? {} : { idr: [...u.idr] }),
         },
       });
