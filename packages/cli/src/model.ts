@@ -12,7 +12,7 @@
  * - real processes' memory: one `ExternalMemory` mirror shared by the
  *   drivers (memory/external.ts).
  */
-import type { EventLog, Message } from "@iommu-sim/eventlog";
+import type { EventLog, LogOptions, Message } from "@iommu-sim/eventlog";
 import {
   createEmptySystemLog,
   createSystemLog,
@@ -64,30 +64,44 @@ export interface Model {
  * A fresh log over the root decider of `platform`: it starts with the
  * commands that add the platform's IOMMU units (they are part of every
  * session's log, so a replay rebuilds them) — or, with `empty`, with no
- * record at all, to append a recorded log into (replay, rerun).
+ * record at all, to append a recorded log into (replay, rerun). `options`
+ * go to the log (eventlog `LogOptions`: `retain`, `snapshotEvery`).
  */
-export function createModelLog(platform: Platform = DEFAULT_PLATFORM, empty = false): ModelEventLog {
+export function createModelLog(
+  platform: Platform = DEFAULT_PLATFORM,
+  empty = false,
+  options: LogOptions = {},
+): ModelEventLog {
   // VFIO groups and device files (vfio-compat) decide binds and attaches on the
   // state the composed system's evolve leaves; it exists once the log does.
   let evolve: RootEvolve | undefined;
   const extra = { vfio: createVfio({ evolve: () => evolve! }) };
   const log = (empty
-    ? createEmptySystemLog(undefined, extra, platform)
-    : createSystemLog(undefined, extra, platform)) as unknown as ModelEventLog;
+    ? createEmptySystemLog(options, extra, platform)
+    : createSystemLog(options, extra, platform)) as unknown as ModelEventLog;
   evolve = log.decider.evolve as unknown as RootEvolve;
   return log;
 }
 
 /**
  * A model of `platform` (default: DEFAULT_PLATFORM) with a fresh log (see
- * `createModelLog`; `empty` for replaying a recorded log) and the drivers of
+ * `createModelLog`; `empty` for replaying a recorded log; `retain` keeps
+ * only about that many recent records in memory, eventlog `LogOptions`)
+ * and the drivers of
  * every device node: /dev/iommu, /dev/vfio/vfio (the VFIO container on
  * iommufd), /dev/vfio/$GROUP and /dev/vfio/devices/vfioN (VFIO groups and
  * device cdevs) and /dev/ioasid. IOAS_MAP of a served
  * program's memory pins the program's own pages (`external`).
  */
-export function createModel(platform: Platform = DEFAULT_PLATFORM, options: { empty?: boolean } = {}): Model {
-  const log = createModelLog(platform, options.empty ?? false);
+export function createModel(
+  platform: Platform = DEFAULT_PLATFORM,
+  options: { empty?: boolean; retain?: number } = {},
+): Model {
+  const log = createModelLog(
+    platform,
+    options.empty ?? false,
+    options.retain === undefined ? {} : { retain: options.retain },
+  );
   const external = new ExternalMemory<RootState>(log);
   const port = external.port();
   return {
@@ -104,3 +118,11 @@ export function createModel(platform: Platform = DEFAULT_PLATFORM, options: { em
     processUnmapped: (pid, addr, length) => external.unmapped(pid, addr, length),
   };
 }
+
+/**
+ * Records a daemon keeps in memory (`exec`, `serve`): its log streams to
+ * `--log FILE` as commands commit, so older records need not stay — an
+ * ioctl-heavy program would otherwise grow the daemon by every record
+ * (4 per IOAS map + unmap pair).
+ */
+export const DAEMON_RETAIN = 65_536;

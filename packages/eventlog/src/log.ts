@@ -33,6 +33,16 @@ export interface LogOptions {
    * with the number of distinct pages written between snapshots.
    */
   readonly snapshotEvery?: number;
+  /**
+   * Keep about this many of the most recent records in memory (at least
+   * this many, at most twice as many), and the snapshots they start from;
+   * older records and snapshots are let go, so `records` begins later and
+   * `stateAt` reaches back only to the oldest snapshot kept. For a
+   * long-running log whose records are streamed elsewhere (a daemon's
+   * `--log` file), whose memory would otherwise grow with every command.
+   * Default: keep everything.
+   */
+  readonly retain?: number;
 }
 
 /** The fault-injection state of the last dispatched command. */
@@ -62,6 +72,8 @@ export class EventLog<C extends Message, E extends Message, S> {
   private readonly log: LogRecord<C | E>[] = [];
   private readonly snapshots: Snapshot<S>[] = [];
   private readonly snapshotEvery: number;
+  /** `retain` (Infinity: keep everything); the log is trimmed when it holds twice as many records. */
+  private readonly retain: number;
   private readonly eventsSubject = new Subject<readonly LogRecord<E>[]>();
   private readonly stateSubject = new Subject<S>();
   private readonly commandsSubject = new Subject<Commit<C, E>>();
@@ -89,6 +101,8 @@ export class EventLog<C extends Message, E extends Message, S> {
   ) {
     this.current = decider.initialState;
     this.snapshotEvery = options.snapshotEvery ?? 4096;
+    this.retain = options.retain ?? Number.POSITIVE_INFINITY;
+    if (!(this.retain >= 1)) throw new RangeError(`retain must be at least 1, got ${options.retain}`);
     this.snapshots.push(Object.freeze({ seq: 0, state: this.current }));
     sealEpoch();
   }
@@ -176,6 +190,7 @@ export class EventLog<C extends Message, E extends Message, S> {
     }
     this.current = state;
     if (this.seq - this.snapshots[this.snapshots.length - 1]!.seq >= this.snapshotEvery) this.keepSnapshot();
+    if (log.length >= 2 * this.retain) this.trim();
     this.emit(commandRecord, records);
     return records;
   }
@@ -207,6 +222,29 @@ export class EventLog<C extends Message, E extends Message, S> {
     if (this.eventsSubject.observed) this.eventsSubject.next(events);
     if (state !== undefined) this.stateSubject.next(state);
     if (this.commandsSubject.observed) this.commandsSubject.next({ command, events });
+  }
+
+  /**
+   * Let go of the records before the newest snapshot that still leaves
+   * `retain` records after it, and of the snapshots before that one (which
+   * becomes the first). Without such a snapshot nothing is dropped (the
+   * log waits for the next one, `snapshotEvery` records on). Amortised
+   * O(1) per record: it runs when the log holds 2 × `retain` records.
+   */
+  private trim(): void {
+    const limit = this.seq - this.retain;
+    let keep = -1;
+    for (let i = this.snapshots.length - 1; i > 0; i--) {
+      if (this.snapshots[i]!.seq <= limit) {
+        keep = i;
+        break;
+      }
+    }
+    if (keep < 0) return;
+    const from = this.snapshots[keep]!;
+    this.log.splice(0, from.seq - this.base);
+    this.base = from.seq;
+    this.snapshots.splice(0, keep);
   }
 
   private keepSnapshot(): Snapshot<S> {

@@ -209,3 +209,56 @@ describe("fault injection", () => {
     expect(() => createLog(system).failNth(0)).toThrow(RangeError);
   });
 });
+
+describe("EventLog retain", () => {
+  // Each put is 2 records (command + kv.stored); snapshots every 8 records.
+  const fill = (n: number, options: { retain?: number }) => {
+    const log = createLog(system, { snapshotEvery: 8, ...options });
+    for (let i = 0; i < n; i++) expect(isErrno(log.dispatch(put(i % 7, BigInt(i))))).toBe(false);
+    return log;
+  };
+
+  it("keeps between retain and 2 × retain of the newest records, in seq order, and the same state as a full log", () => {
+    const full = fill(500, {});
+    const kept = fill(500, { retain: 20 });
+    expect(kept.seq).toBe(1000);
+    expect(kept.records.length).toBeGreaterThanOrEqual(20);
+    expect(kept.records.length).toBeLessThan(40);
+    const first = kept.records[0]!.seq;
+    expect(kept.records.map((r) => r.seq)).toEqual(
+      Array.from({ length: kept.records.length }, (_, i) => first + i),
+    );
+    expect(kept.records).toEqual(full.records.slice(first - 1));
+    expect(stateHash(kept.state)).toBe(stateHash(full.state));
+  });
+
+  it("stateAt reaches back to the oldest snapshot kept, and no further", () => {
+    const full = fill(500, {});
+    const kept = fill(500, { retain: 20 });
+    const oldest = kept.records[0]!.seq - 1; // the snapshot the kept records start from
+    for (const seq of [oldest, oldest + 3, 1000])
+      expect(stateHash(kept.stateAt(seq))).toBe(stateHash(full.stateAt(seq)));
+    expect(() => kept.stateAt(oldest - 1)).toThrow(RangeError);
+    expect(() => kept.stateAt(0)).toThrow(RangeError);
+  });
+
+  it("a snapshot taken before the trim restores as a foreign one; a recent own one as before", () => {
+    const log = createLog(system, { snapshotEvery: 8, retain: 20 });
+    log.dispatch(put(1, 1n));
+    const early = log.snapshot();
+    for (let i = 0; i < 100; i++) log.dispatch(put(2, BigInt(i)));
+    const late = log.snapshot();
+    log.dispatch(put(3, 3n));
+    log.restore(late);
+    expect(log.seq).toBe(late.seq);
+    expect(log.records.at(-1)!.seq).toBe(late.seq);
+    log.restore(early);
+    expect(log.seq).toBe(early.seq);
+    expect(log.records).toEqual([]);
+    expect(log.state.kv.entries).toEqual({ 1: 1n });
+  });
+
+  it("refuses a retain below 1", () => {
+    expect(() => createLog(system, { retain: 0 })).toThrow(RangeError);
+  });
+});

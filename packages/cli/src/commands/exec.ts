@@ -13,7 +13,7 @@ import type { Platform } from "@iommu-sim/iommufd";
 import { type Daemon, startDaemon } from "../daemon/server";
 import { UsageError } from "../errors";
 import { type LogRecorder, recordLog } from "../log-file";
-import { createModel, type Model } from "../model";
+import { createModel, DAEMON_RETAIN, type Model } from "../model";
 import { buildShim } from "../shim/build";
 
 /** Options of `runExec`. */
@@ -53,7 +53,7 @@ function childEnv(shim: string, socket: string, extra: Readonly<Record<string, s
  *   shim cannot be built; Error if the log or the socket cannot be created.
  */
 export async function runExec(options: ExecOptions): Promise<ExecResult> {
-  const model = createModel(options.platform);
+  const model = createModel(options.platform, { retain: DAEMON_RETAIN });
   const shim = buildShim();
   const dir = mkdtempSync(join(tmpdir(), "iommu-sim-"));
   let recorder: LogRecorder | undefined;

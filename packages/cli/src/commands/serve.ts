@@ -7,7 +7,7 @@
 import type { Platform } from "@iommu-sim/iommufd";
 import { type Daemon, startDaemon } from "../daemon/server";
 import { type LogRecorder, recordLog } from "../log-file";
-import { createModel, type Model } from "../model";
+import { createModel, DAEMON_RETAIN, type Model } from "../model";
 import { buildShim } from "../shim/build";
 
 /** Options of `startServe`. */
@@ -27,7 +27,7 @@ export interface Serving {
 
 /** Start serving (builds the shim so that its path can be printed for clients). */
 export async function startServe(options: ServeOptions): Promise<Serving> {
-  const model = createModel(options.platform);
+  const model = createModel(options.platform, { retain: DAEMON_RETAIN });
   const shim = buildShim();
   let recorder: LogRecorder | undefined;
   if (options.logPath !== undefined) {
