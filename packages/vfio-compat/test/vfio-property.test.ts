@@ -145,8 +145,10 @@ class Model {
         if (f.group !== undefined) return -22;
         if (this.groups.has(DEVICES[f.d]!.group)) return -16;
         if (f.ctx !== undefined) return -22;
-        if (this.openers(f.d, o.f) > 0) return -22;
+        // Linux vfio_df_ioctl_bind_iommufd(): the iommufd fd is looked up (EBADF) before
+        // vfio_df_open() refuses a device another cdev file has open (EINVAL).
         if (this.released.has(ctxs[o.c])) return -9;
+        if (this.openers(f.d, o.f) > 0) return -22;
         if (this.ownedElsewhere(DEVICES[f.d]!.group, ctxs[o.c])) return -1;
         f.ctx = ctxs[o.c];
         this.bound.set(f.d, f.ctx);
@@ -225,6 +227,18 @@ describe("group/cdev exclusivity against a naive model", () => {
         numRuns: 200,
         // the chains that matter, besides the random ones: a held context closing with its last holder
         examples: [
+          // binding a second cdev file of an open device to a released iommufd: EBADF (the fd
+          // lookup) before EINVAL (vfio_df_open: another file has the device) — found by this test
+          [
+            [
+              { op: "release", c: 1 },
+              { op: "cdevOpen", d: 0 },
+              { op: "cdevOpen", d: 2 },
+              { op: "bind", f: 2, c: 0 },
+              { op: "cdevOpen", d: 2 },
+              { op: "bind", f: 3, c: 1 },
+            ],
+          ],
           // UNSET is EBUSY while a device file is open; the whole group is bound, then unbound
           [
             [
