@@ -233,14 +233,44 @@ static int slot_replied(uint32_t seq)
 	return slot_sum(seq, rep, len) == __atomic_load_n(slot_word(SLOT_REP_SUM), __ATOMIC_ACQUIRE);
 }
 
+/* Write a frame (protocol.md): header (length, type, flags 0, tag), then
+ * the `len` body bytes. */
+static void put_frame(uint8_t *f, uint16_t type, uint32_t tag, const uint8_t *body, size_t len)
+{
+	put32(f, (uint32_t)(HDR + len));
+	put16(f + 4, type);
+	put16(f + 6, 0);
+	put32(f + 8, tag);
+	if (len) memcpy(f + HDR, body, len);
+}
+
+/* The reply frame `rep` to request (`type`, `tag`): its body copied into
+ * `reply` (up to `cap` bytes) and its length, or -1 if it answers another
+ * request. */
+static ssize_t take_reply(const uint8_t *rep, uint16_t type, uint32_t tag, uint8_t *reply, size_t cap)
+{
+	uint32_t rlen = get32(rep);
+	if (get16(rep + 4) != (type | REPLY) || get32(rep + 8) != tag) return -1;
+	size_t n = rlen - HDR < cap ? rlen - HDR : cap;
+	memcpy(reply, rep + HDR, n);
+	return (ssize_t)(rlen - HDR);
+}
+
+/* The connection is unusable: served fds fail with EIO from now on;
+ * errno is restored to `saved`. Returns -1. */
+static ssize_t connection_lost(int saved)
+{
+	warn_once("lost the connection to the daemon; served fds now fail with EIO");
+	disconnect(EIO);
+	errno = saved;
+	return -1;
+}
+
 /* Tell the daemon a request is in the slot (it was not polling). */
 static int send_wake(void)
 {
 	uint8_t w[HDR];
-	put32(w, HDR);
-	put16(w + 4, MSG_WAKE);
-	put16(w + 6, 0);
-	put32(w + 8, 0);
+	put_frame(w, MSG_WAKE, 0, NULL, 0);
 	return send_all(w, sizeof w);
 }
 
@@ -314,11 +344,7 @@ static ssize_t slot_roundtrip(uint16_t type, const uint8_t *body, size_t len, ui
 	uint8_t *req = slot + SLOT_REQ;
 	const uint8_t *rep = slot + SLOT_REP;
 	uint32_t tag = next_tag++;
-	put32(req, (uint32_t)(HDR + len));
-	put16(req + 4, type);
-	put16(req + 6, 0);
-	put32(req + 8, tag);
-	memcpy(req + HDR, body, len);
+	put_frame(req, type, tag, body, len);
 	uint32_t seq = ++slot_seq;
 	if (seq == 0) seq = ++slot_seq; /* 0 is the daemon's "nothing seen yet" */
 	int saved = errno;
@@ -327,17 +353,12 @@ static ssize_t slot_roundtrip(uint16_t type, const uint8_t *body, size_t len, ui
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(slot_word(SLOT_POLLING), __ATOMIC_ACQUIRE) == 0 && send_wake() < 0) goto fail;
 	if (slot_wait(seq) < 0) goto fail;
-	uint32_t rlen = get32(rep);
-	if (get16(rep + 4) != (type | REPLY) || get32(rep + 8) != tag) goto fail;
-	size_t n = rlen - HDR < cap ? rlen - HDR : cap;
-	memcpy(reply, rep + HDR, n);
+	ssize_t got = take_reply(rep, type, tag, reply, cap);
+	if (got < 0) goto fail;
 	errno = saved;
-	return (ssize_t)(rlen - HDR);
+	return got;
 fail:
-	warn_once("lost the connection to the daemon; served fds now fail with EIO");
-	disconnect(EIO);
-	errno = saved;
-	return -1;
+	return connection_lost(saved);
 }
 
 /* One round trip; `reply` gets the reply body (up to `cap` bytes). Returns the
@@ -350,11 +371,7 @@ static ssize_t roundtrip(uint16_t type, const uint8_t *body, size_t len, uint8_t
 	if (slot && slot_pid == sock_pid && __atomic_load_n(slot_word(SLOT_ROUTE), __ATOMIC_RELAXED) == 0)
 		return slot_roundtrip(type, body, len, reply, cap);
 	uint32_t tag = next_tag++;
-	put32(frame, (uint32_t)(HDR + len));
-	put16(frame + 4, type);
-	put16(frame + 6, 0);
-	put32(frame + 8, tag);
-	memcpy(frame + HDR, body, len);
+	put_frame(frame, type, tag, body, len);
 	int saved = errno;
 	if (send_all(frame, HDR + len) < 0) goto fail;
 	/* One recv usually brings the whole reply (the daemon answers each
@@ -375,20 +392,15 @@ static ssize_t roundtrip(uint16_t type, const uint8_t *body, size_t len, uint8_t
 		got += (size_t)r;
 		if (got >= HDR && (get32(in) < HDR || get32(in) > sizeof in)) goto fail;
 	}
-	uint32_t rlen = get32(in);
-	if (get16(in + 4) != (type | REPLY) || get32(in + 8) != tag) goto fail;
 	/* Anything after the reply can only be late WAKE | REPLY frames. */
-	for (size_t off = rlen; off < got; off += HDR)
+	for (size_t off = get32(in); off < got; off += HDR)
 		if (got - off < HDR || get32(in + off) != HDR || get16(in + off + 4) != (MSG_WAKE | REPLY)) goto fail;
-	size_t n = rlen - HDR < cap ? rlen - HDR : cap;
-	memcpy(reply, in + HDR, n);
+	ssize_t body_len = take_reply(in, type, tag, reply, cap);
+	if (body_len < 0) goto fail;
 	errno = saved;
-	return (ssize_t)(rlen - HDR);
+	return body_len;
 fail:
-	warn_once("lost the connection to the daemon; served fds now fail with EIO");
-	disconnect(EIO);
-	errno = saved;
-	return -1;
+	return connection_lost(saved);
 }
 
 /* A request whose reply is one i64: the result, or -errno. */

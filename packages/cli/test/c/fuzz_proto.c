@@ -6,36 +6,7 @@
  * a reply with its tag; a frame with an impossible length must end the
  * connection. Usage: fuzz_proto SEED COUNT.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-#include "check.h"
-
-static uint64_t s;
-static uint64_t rnd(void)
-{
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return s;
-}
-
-static int sock;
-static uint8_t nonce[16];
-static uint8_t scratch[4096];
-
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
-static int send_frame(uint16_t type, uint32_t tag, const uint8_t *body, uint32_t len)
-{
-	uint8_t f[12 + 8192];
-	put32(f, 12 + len);
-	memcpy(f + 4, &type, 2);
-	memset(f + 6, 0, 2);
-	put32(f + 8, tag);
-	memcpy(f + 12, body, len);
-	return send(sock, f, 12 + len, MSG_NOSIGNAL) == (ssize_t)(12 + len) ? 0 : -1;
-}
+#include "raw_client.h"
 
 /* Read one reply; returns its type, or -1 if the connection closed. */
 static int recv_reply(uint32_t *tag)
@@ -65,18 +36,8 @@ int main(int argc, char **argv)
 {
 	s = argc > 1 ? strtoull(argv[1], NULL, 0) | 1 : 1;
 	long count = argc > 2 ? atol(argv[2]) : 2000;
-	sock = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	strncpy(a.sun_path, getenv("IOMMU_SIM_SOCKET"), sizeof a.sun_path - 1);
-	EXPECT_EQ(0, connect(sock, (struct sockaddr *)&a, sizeof a));
-	for (int i = 0; i < 16; i++) nonce[i] = (uint8_t)rnd();
-	uint8_t hello[40] = { 0 };
-	put32(hello, 2); /* protocol version */
-	put32(hello + 4, (uint32_t)getpid());
-	put64(hello + 8, (uint64_t)(uintptr_t)nonce);
-	memcpy(hello + 16, nonce, 16);
+	connect_and_hello(77);
 	uint32_t tag;
-	EXPECT_EQ(0, send_frame(1, 77, hello, sizeof hello));
 	EXPECT_EQ(0x8001, recv_reply(&tag));
 	EXPECT_EQ(77, tag);
 	if (failures) DONE();

@@ -11,11 +11,9 @@
  * it (its truncation must then fail with EPERM).
  * Usage: fuzz_slot SEED ROUNDS.
  */
-#include "check.h"
+#include "raw_client.h"
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 
 #define SLOT_SIZE 20480
@@ -23,40 +21,11 @@
 #define REP_SEQ (64 + 8192)
 #define REP (76 + 8192)
 
-static uint64_t s;
-static uint64_t rnd(void)
-{
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return s;
-}
-
-static int sock;
-static uint8_t nonce[16];
-static uint8_t scratch[4096];
-
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const volatile uint8_t *p) { uint32_t v; memcpy(&v, (const void *)p, 4); return v; }
-
 static uint32_t sum(uint32_t seq, const uint8_t *p, size_t n)
 {
 	uint32_t h = 0x811c9dc5u ^ seq;
 	for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x01000193u;
 	return h;
-}
-
-static int send_frame(uint16_t type, uint32_t tag, const uint8_t *body, uint32_t len)
-{
-	uint8_t f[12 + 256];
-	put32(f, 12 + len);
-	put16(f + 4, type);
-	put16(f + 6, 0);
-	put32(f + 8, tag);
-	memcpy(f + 12, body, len);
-	return send(sock, f, 12 + len, MSG_NOSIGNAL) == (ssize_t)(12 + len) ? 0 : -1;
 }
 
 /* The i64 of the next reply on the socket, or INT64_MIN if the connection closed. */
@@ -97,17 +66,7 @@ static int closed_within(int ms)
 
 static void hello(void)
 {
-	sock = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	strncpy(a.sun_path, getenv("IOMMU_SIM_SOCKET"), sizeof a.sun_path - 1);
-	EXPECT_EQ(0, connect(sock, (struct sockaddr *)&a, sizeof a));
-	for (int i = 0; i < 16; i++) nonce[i] = (uint8_t)rnd();
-	uint8_t h[40] = { 0 };
-	put32(h, 2); /* protocol version */
-	put32(h + 4, (uint32_t)getpid());
-	put64(h + 8, (uint64_t)(uintptr_t)nonce);
-	memcpy(h + 16, nonce, 16);
-	EXPECT_EQ(0, send_frame(1, 1, h, sizeof h));
+	connect_and_hello(1);
 	uint8_t r[4096];
 	ssize_t n = recv(sock, r, sizeof r, 0);
 	EXPECT_EQ(1, n >= 16 && get32(r + 12) == 0);
