@@ -6,16 +6,16 @@
  * IOMMU_HW_QUEUE_TYPE_SELFTEST). Its memory, `length` bytes at IOVA
  * `iova` of the vIOMMU's nesting parent IOAS, is pinned by an internal
  * access for as long as the queue lives — the pages must be physically
- * contiguous, and IOMMU_IOAS_UNMAP of them fails EBUSY meanwhile (an
- * internal access gets no unmap callback, `iommufd_access_notify_unmap()`,
- * so the area stays accessed: `iopt_unmap_iova_range()` → EBUSY).
+ * contiguous, and IOMMU_IOAS_UNMAP of them fails EBUSY meanwhile (the
+ * access is created `internal`: it gets no unmap callback, so iopt's unmap
+ * refuses the area it pins, as `iopt_unmap_iova_range()` does).
  *
  * The object: type `hw_queue`, `kobj` = iopt's id of that access, `refs` =
  * [vIOMMU] plus the queue it depends on when the driver made it depend on
  * another (`iommufd_hw_queue_depend()`: the mock's queue i on queue i − 1,
  * which therefore cannot be destroyed first, EBUSY).
  */
-import { type Decider, type Message, type SubsystemDecideContext, sealEpoch } from "@iommu-sim/eventlog";
+import { type SubsystemDecideContext, sealEpoch } from "@iommu-sim/eventlog";
 import {
   accessPinFrames,
   decideAccessCreate as ioptAccessCreate,
@@ -88,7 +88,7 @@ function pinQueue(
   if (isErrno(range)) return range;
   const fail = ctx.step("iommufd.hw_queue_pages", "ENOMEM");
   if (fail) return fail;
-  const created = ioptAccessCreate(root, { access, ioas, iovaAlignment: 1n }, ctx);
+  const created = ioptAccessCreate(root, { access, ioas, iovaAlignment: 1n, internal: true }, ctx);
   if (isErrno(created)) return created;
   sealEpoch(); // the scratch evolution below must not write the live state's bulk tables
   let after = root;
@@ -176,57 +176,4 @@ export function decideHwQueueAlloc(
 export function hwQueueDestroyEffects(root: IommufdRoot, obj: IommufdObject): Decided | Errno {
   const r = ioptAccessDestroy(root, { access: obj.kobj! }, { ...NO_FAULTS, root });
   return isErrno(r) ? r : [...r];
-}
-
-/** The iopt access ids of every HW queue (their internal accesses). */
-function queueAccesses(root: IommufdRoot): Set<number> {
-  const out = new Set<number>();
-  for (const k in root.iommufd.contexts) {
-    const objects = root.iommufd.contexts[k]!.objects;
-    for (const id in objects) {
-      const o = objects[id]!;
-      if (o.type === "hw_queue" && o.kobj !== undefined) out.add(o.kobj);
-    }
-  }
-  return out;
-}
-
-/**
- * A command that would take a HW queue's pin away without destroying the
- * queue — iopt's unmap notification (`notifyAccesses`) releases every pin
- * of a range it unmaps — is refused EBUSY instead, as Linux's unmap is for
- * an internal access, which gets no unmap callback. Nothing to check for
- * commands that unpin nothing (the map/unmap hot path without accesses).
- */
-function stealsQueuePin(root: IommufdRoot, events: readonly Message[]): Errno | undefined {
-  const unpinned: number[] = [];
-  for (const e of events)
-    if (e.type === "iopt.access_unpinned") unpinned.push((e.data as { access: number }).access);
-  if (unpinned.length === 0) return undefined;
-  const queues = queueAccesses(root);
-  if (queues.size === 0) return undefined;
-  const destroyed = new Set<number>();
-  for (const e of events)
-    if (e.type === "iopt.access_destroyed") destroyed.add((e.data as { access: number }).access);
-  const stolen = unpinned.find((a) => queues.has(a) && !destroyed.has(a));
-  return stolen === undefined
-    ? undefined
-    : errno("EBUSY", `a HW queue's memory is pinned (access ${stolen})`);
-}
-
-/**
- * The composed decider with HW queue memory kept pinned (see
- * `stealsQueuePin`): `createSystem` applies it.
- */
-export function withHwQueuePins<C extends Message, E extends Message, S>(
-  decider: Decider<C, E, S>,
-): Decider<C, E, S> {
-  return {
-    ...decider,
-    decide(state, command, ctx) {
-      const r = decider.decide(state, command, ctx);
-      if (isErrno(r)) return r;
-      return stealsQueuePin(state as unknown as IommufdRoot, r) ?? r;
-    },
-  };
 }

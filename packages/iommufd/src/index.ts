@@ -87,7 +87,6 @@ export {
   decideHwQueueAlloc,
   type HwQueueAllocRequest,
   hwQueueDestroyEffects,
-  withHwQueuePins,
 } from "./hw-queue";
 export { decideHwptInvalidate, type HwptInvalidateRequest } from "./hwpt-invalidate";
 export {

@@ -18,7 +18,6 @@ import { ioptSubsystems } from "@iommu-sim/iopt";
 import { isErrno } from "@iommu-sim/uapi";
 import { smmuFollowing, vtdFollowing } from "./drivers/follow";
 import { withTableSteps } from "./drivers/map-steps";
-import { withHwQueuePins } from "./hw-queue";
 import { DEFAULT_PLATFORM, type Platform, pasidDevices } from "./platform";
 import type { RootEvolve } from "./root";
 import { createIommufd } from "./subsystem";
@@ -84,19 +83,16 @@ export function createSystem<X extends Extra = Record<never, never>>(
   platform: Platform = DEFAULT_PLATFORM,
 ) {
   let evolve: RootEvolve | undefined;
-  // withTableSteps: a map's IO page-table pages are fail-nth points (drivers/map-steps.ts);
-  // withHwQueuePins: no command unpins a HW queue's memory but its destroy (hw-queue.ts).
-  const decider = withHwQueuePins(
-    withTableSteps(
-      combine({
-        ...ioptSubsystems,
-        iommufd: createIommufd({ evolve: () => evolve!, platform }),
-        vtd: withSvaFollowing(vtdFollowing),
-        smmu: smmuFollowing,
-        ioasid: createIoasid({ devices: pasidDevices(platform), sva: svaHooks(platform) }),
-        ...(extra ?? ({} as X)),
-      }),
-    ),
+  // withTableSteps: a map's IO page-table pages are fail-nth points (drivers/map-steps.ts).
+  const decider = withTableSteps(
+    combine({
+      ...ioptSubsystems,
+      iommufd: createIommufd({ evolve: () => evolve!, platform }),
+      vtd: withSvaFollowing(vtdFollowing),
+      smmu: smmuFollowing,
+      ioasid: createIoasid({ devices: pasidDevices(platform), sva: svaHooks(platform) }),
+      ...(extra ?? ({} as X)),
+    }),
   );
   evolve = decider.evolve as unknown as RootEvolve;
   return decider;

@@ -3,6 +3,8 @@
  * iommufd_access_rw(), iommufd_access_create(); ioas.c iommufd_ioas_copy()):
  * write permission, unknown ids, partial coverage, alignment, destroy.
  */
+
+import { stateHash } from "@iommu-sim/eventlog";
 import {
   IOMMU_IOAS_MAP_FIXED_IOVA,
   IOMMU_IOAS_MAP_READABLE,
@@ -73,6 +75,29 @@ describe("accesses", () => {
     expect(sim.state.iopt.ioas.get(ioas)!.iovaAlignment).toBe(Number(MOCK_PAGE_SIZE));
     sim.ok({ type: "iopt.access.destroy", data: { access: 77 } });
     expect(sim.state.iopt.ioas.get(ioas)!.iovaAlignment).toBe(1);
+  });
+
+  it("an internal access (a HW queue's) is not asked to unpin: unmapping what it pins is EBUSY and changes nothing", () => {
+    const { sim, ioas, access } = world();
+    sim.map(ioas, BUFFER_VA, 2n * PAGE, S);
+    sim.map(ioas, BUFFER_VA + 2n * PAGE, PAGE, S + 2n * PAGE);
+    const internal = sim.id();
+    sim.ok({ type: "iopt.access.create", data: { access: internal, ioas, internal: true } });
+    sim.ok({
+      type: "iopt.access.pin",
+      data: { access: internal, pin: 1, iova: S + PAGE, length: PAGE, write: true },
+    });
+    // An ordinary access's pin in the same area would be released; the internal one blocks the unmap.
+    sim.ok({ type: "iopt.access.pin", data: { access, pin: 1, iova: S, length: PAGE, write: true } });
+    const before = stateHash(sim.state);
+    expect(sim.err(sim.unmapCmd(ioas, S, 2n * PAGE))).toBe("EBUSY");
+    expect(sim.err(sim.unmapCmd(ioas, 0n, 2n ** 64n - 1n))).toBe("EBUSY");
+    expect(stateHash(sim.state)).toBe(before);
+    // The area it does not pin unmaps; once the internal access is gone, so does the rest.
+    expect(sim.unmap(ioas, S + 2n * PAGE, PAGE)).toBe(PAGE);
+    sim.ok({ type: "iopt.access.destroy", data: { access: internal } });
+    expect(sim.unmap(ioas, S, 2n * PAGE)).toBe(2n * PAGE);
+    expect(sim.state.iopt.accesses.get(access)!.pins.size).toBe(0);
   });
 
   it("destroying an access releases its pins; an IOAS with an access cannot be destroyed", () => {

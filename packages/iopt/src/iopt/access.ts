@@ -63,9 +63,8 @@ export function decideAccessCreate(
   if (a) return a;
   const e = ctx.step("iopt.access_alloc");
   if (e) return e;
-  return [
-    { type: "iopt.access_created", data: { access: c.access, ioas: c.ioas, iovaAlignment: BigInt(align) } },
-  ];
+  const data = { access: c.access, ioas: c.ioas, iovaAlignment: BigInt(align) };
+  return [{ type: "iopt.access_created", data: c.internal === true ? { ...data, internal: true } : data }];
 }
 
 /** Destroy an access, releasing its pins first. Errors: ENOENT. */

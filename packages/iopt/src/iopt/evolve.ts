@@ -342,6 +342,7 @@ function evolveAccess(s: IoptState, e: IoptEvent): IoptState {
           ioas: d.ioas,
           iovaAlignment: Number(d.iovaAlignment),
           pins: new Map(),
+          ...(d.internal === true ? { internal: true as const } : {}),
         }),
       };
       const ioas = t.ioas.get(d.ioas)!;

@@ -146,6 +146,12 @@ export interface Access {
   readonly ioas: number;
   readonly iovaAlignment: number;
   readonly pins: ReadonlyMap<number, AccessPin>;
+  /**
+   * An internal access (Linux iommufd_access_is_internal(): a HW queue's):
+   * it gets no unmap notification, so an unmap of memory it pins is
+   * refused (EBUSY) instead of unpinning it.
+   */
+  readonly internal?: true;
 }
 
 /** The `iopt` slice. */

@@ -12,7 +12,9 @@ import { type IoptCtx, PinTxn } from "./txn";
  * Release every access pin in `ioas` that intersects one of `areas` — what
  * iommufd_access_notify_unmap() asks of each access; the model's accesses
  * behave like the selftest's mock access (selftest.c mock_access_unmap()),
- * which unpins every item intersecting the range before returning.
+ * which unpins every item intersecting the range before returning. Internal
+ * accesses get no notification: an unmap they pin in was refused before
+ * (`lockedByInternal`).
  */
 export function notifyAccesses(txn: PinTxn, ioasId: number, areas: readonly Area[]): void {
   const ioas = txn.root.iopt.ioas.get(ioasId)!;
@@ -74,6 +76,8 @@ export function decideIoasUnmap(
     const only = soleHolderUnmap(root, ioas, areas[0]!);
     if (only !== undefined) return only;
   }
+  const locked = lockedByInternal(root, ioas, areas);
+  if (locked !== undefined) return locked;
   const txn = new PinTxn(root, ctx);
   notifyAccesses(txn, ioas.id, areas);
   for (const a of areas) txn.removeArea(ioas.id, a);
@@ -94,6 +98,24 @@ export function decideIoasUnmap(
  * access is attached: it ends with its pages (one event, no pin
  * reconciliation). `length`: the request's, when it covers exactly the area.
  */
+/**
+ * EBUSY when an internal access (a HW queue's) pins memory in one of
+ * `areas`: it gets no unmap callback, so Linux's iopt_unmap_iova_range()
+ * refuses an area it holds (`area->num_locks`) rather than wait for it.
+ */
+function lockedByInternal(root: IoptRoot, ioas: Ioas, areas: readonly Area[]): Errno | undefined {
+  for (const accessId of ioas.accesses) {
+    const access = root.iopt.accesses.get(accessId)!;
+    if (access.internal !== true) continue;
+    for (const pin of access.pins.values()) {
+      const last = pin.iova + pin.length - 1n;
+      if (areas.some((a) => a.iova <= last && a.last >= pin.iova))
+        return errno("EBUSY", `access ${accessId} (internal, e.g. a HW queue) pins memory in the range`);
+    }
+  }
+  return undefined;
+}
+
 function soleHolderUnmap(root: IoptRoot, ioas: Ioas, area: Area, length?: bigint): IoptDecided[] | undefined {
   if (ioas.accesses.length !== 0) return undefined;
   const p = root.iopt.pages.get(area.pages)!;

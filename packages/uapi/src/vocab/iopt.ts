@@ -251,12 +251,27 @@ export const ioptMessages = [
   event("iopt.rlimit_mode_set", Type.Object({ mode: UInt(8, "1 user, 2 mm") }), "Accounting mode."),
   command(
     "iopt.access.create",
-    Type.Object({ access: ObjectId(), ioas: Ioas(), iovaAlignment: Type.Optional(U64()) }),
-    "iommufd_access_create() + iommufd_access_attach().",
+    Type.Object({
+      access: ObjectId(),
+      ioas: Ioas(),
+      iovaAlignment: Type.Optional(U64()),
+      internal: Type.Optional(
+        Type.Boolean({
+          description:
+            "iommufd_access_create_internal(): no unmap callback — an unmap of memory it pins is EBUSY (a HW queue's)",
+        }),
+      ),
+    }),
+    "iommufd_access_create() + iommufd_access_attach(), or the internal variants.",
   ),
   event(
     "iopt.access_created",
-    Type.Object({ access: ObjectId(), ioas: Ioas(), iovaAlignment: U64() }),
+    Type.Object({
+      access: ObjectId(),
+      ioas: Ioas(),
+      iovaAlignment: U64(),
+      internal: Type.Optional(Type.Literal(true)),
+    }),
     "An in-kernel access is attached to an IOAS.",
   ),
   command("iopt.access.destroy", Type.Object({ access: ObjectId() }), "iommufd_access_destroy()."),
